@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages this project builds and tests with.
+# Idempotent: asks apt only for packages that are missing, so a warm machine
+# pays one dpkg-query and nothing else.
+#   scripts/install-deps.sh            build + test dependencies
+#   scripts/install-deps.sh bench      also the benchmark peers (h2load, Go, ...)
+set -euo pipefail
+
+packages=(
+  build-essential cmake pkg-config git make
+  libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
+  grpc-proto libabsl-dev
+  libsqlite3-dev
+  libspdlog-dev libfmt-dev libcli11-dev nlohmann-json3-dev libcpp-httplib-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+  python3-grpcio python3-protobuf
+  openssl procps
+)
+if [[ "${1:-}" == "bench" ]]; then
+  packages+=(
+    nghttp2-client util-linux gnuplot-nox linux-perf
+    golang-go golang-google-grpc-dev golang-goprotobuf-dev
+    golang-github-golang-protobuf-1-5-dev
+    golang-google-protobuf-dev
+    nodejs npm
+  )
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if ((${#missing[@]} == 0)); then
+  exit 0
+fi
+
+echo "install-deps: installing ${missing[*]}" >&2
+sudo_cmd=()
+if [[ $(id -u) -ne 0 ]]; then sudo_cmd=(sudo); fi
+export DEBIAN_FRONTEND=noninteractive
+"${sudo_cmd[@]}" apt-get update -qq
+"${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"

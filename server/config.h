@@ -1,0 +1,29 @@
+// users-server's configuration: every flag also reads a USERS_* environment
+// variable; the flag wins when both are given.
+#ifndef USERS_SERVER_CONFIG_H_
+#define USERS_SERVER_CONFIG_H_
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+#include "middleware/access_log.h"
+
+namespace users {
+
+struct ServerConfig {
+  std::string host = "[::]";
+  int port = 50051;
+  LogFormat log_format = LogFormat::kText;
+  std::string log_level = "info";
+};
+
+// Parses argv (and the environment). On --help or a bad value, prints to
+// stdout/stderr and returns the process exit code in `exit_code`; returns
+// true when the server should start.
+bool ParseServerConfig(int argc, char** argv, ServerConfig* config,
+                       int* exit_code);
+
+}  // namespace users
+
+#endif  // USERS_SERVER_CONFIG_H_

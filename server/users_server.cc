@@ -1,0 +1,50 @@
+#include "server/users_server.h"
+
+#include <string>
+#include <utility>
+
+#include <grpcpp/security/server_credentials.h>
+#include <grpcpp/server_builder.h>
+
+#include "middleware/server_interceptor.h"
+
+namespace users {
+
+UsersServer::UsersServer(ServerConfig config,
+                         std::shared_ptr<spdlog::logger> access_logger)
+    : config_(std::move(config)), access_logger_(std::move(access_logger)) {}
+
+UsersServer::~UsersServer() {
+  if (server_) {
+    server_->Shutdown(std::chrono::system_clock::now());
+    server_->Wait();
+  }
+}
+
+absl::Status UsersServer::Start() {
+  service_ = std::make_unique<UsersService>(ServiceOptions{});
+  access_log_ = std::make_unique<AccessLog>(access_logger_, config_.log_format);
+
+  grpc::ServerBuilder builder;
+  const std::string address = config_.host + ":" + std::to_string(config_.port);
+  builder.AddListeningPort(address, grpc::InsecureServerCredentials(), &port_);
+  builder.RegisterService(service_.get());
+  builder.experimental().SetInterceptorCreators(
+      MakeInterceptorCreators({access_log_.get()}));
+  server_ = builder.BuildAndStart();
+  if (!server_ || port_ == 0) {
+    server_.reset();
+    return absl::UnavailableError("cannot listen on " + address);
+  }
+  return absl::OkStatus();
+}
+
+void UsersServer::Shutdown(std::chrono::milliseconds grace) {
+  if (server_) server_->Shutdown(std::chrono::system_clock::now() + grace);
+}
+
+void UsersServer::Wait() {
+  if (server_) server_->Wait();
+}
+
+}  // namespace users

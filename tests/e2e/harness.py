@@ -1,0 +1,94 @@
+"""Starts and stops the real binaries for end-to-end tests.
+
+Run with /usr/bin/python3 (Debian's python3-grpcio lives there). CTest passes
+the binaries' paths in USERS_SERVER_BIN / USERS_CLIENT_BIN and the generated
+Python stubs' directory in PYTHONPATH.
+"""
+import os
+import re
+import select
+import signal
+import subprocess
+import tempfile
+import time
+
+SERVER_BIN = os.environ.get("USERS_SERVER_BIN", "build/server/users-server")
+CLIENT_BIN = os.environ.get("USERS_CLIENT_BIN", "build/client/users-client")
+STARTED = re.compile(rb"Server started, listening on (\d+)")
+
+
+class Server:
+    """A users-server (or any server printing the tutorial's start line) on a free port."""
+
+    def __init__(self, args=None, cmd=None, env=None, startup_timeout=30.0):
+        self.tmp = tempfile.TemporaryDirectory(prefix="users-e2e-")
+        if cmd is None:
+            cmd = [SERVER_BIN, "--host", "127.0.0.1", "--port", "0"]
+            cmd += list(args or [])
+        self.cmd = cmd
+        full_env = dict(os.environ)
+        full_env.update(env or {})
+        self.stderr_path = os.path.join(self.tmp.name, "stderr.log")
+        self._stderr = open(self.stderr_path, "wb")
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE,
+                                     stderr=self._stderr, env=full_env)
+        self.port = self._wait_for_port(startup_timeout)
+        self.target = f"127.0.0.1:{self.port}"
+
+    def _wait_for_port(self, timeout):
+        deadline = time.monotonic() + timeout
+        buf = b""
+        fd = self.proc.stdout.fileno()
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([fd], [], [], deadline - time.monotonic())
+            if not ready:
+                break
+            chunk = os.read(fd, 4096)
+            if not chunk:
+                break
+            buf += chunk
+            m = STARTED.search(buf)
+            if m:
+                self.start_line = buf.decode(errors="replace").strip()
+                return int(m.group(1))
+        self.kill()
+        raise RuntimeError(f"server did not start: {self.cmd}\n"
+                           f"stdout: {buf!r}\nstderr: {self.stderr()}")
+
+    def stderr(self):
+        self._stderr.flush()
+        with open(self.stderr_path, "rb") as f:
+            return f.read().decode(errors="replace")
+
+    def stop(self, sig=signal.SIGTERM, timeout=30.0):
+        """Sends `sig` and returns the exit code."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        try:
+            return self.proc.wait(timeout=timeout)
+        finally:
+            self.proc.stdout.close()
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.kill()
+        self._stderr.close()
+        self.tmp.cleanup()
+
+
+def run_client(*args, target=None, input=None, timeout=60, env=None):
+    cmd = [CLIENT_BIN]
+    if target:
+        cmd += ["--target", target]
+    cmd += list(args)
+    full_env = dict(os.environ)
+    full_env.update(env or {})
+    return subprocess.run(cmd, capture_output=True, text=True, input=input,
+                          timeout=timeout, env=full_env)
