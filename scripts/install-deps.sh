@@ -10,7 +10,7 @@ packages=(
   build-essential cmake pkg-config git make
   libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
   grpc-proto libabsl-dev
-  libsqlite3-dev
+  libsqlite3-dev libsqlitecpp-dev libssl-dev
   libspdlog-dev libfmt-dev libcli11-dev nlohmann-json3-dev libcpp-httplib-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   python3-grpcio python3-protobuf
@@ -22,8 +22,12 @@ if [[ "${1:-}" == "bench" ]]; then
     golang-go golang-google-grpc-dev golang-goprotobuf-dev
     golang-github-golang-protobuf-1-5-dev
     golang-google-protobuf-dev
-    nodejs npm
   )
+fi
+# Node for the grpc-js interop test and baseline. Only when missing: a
+# NodeSource nodejs already bundles npm and conflicts with Debian's npm.
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  packages+=(nodejs npm)
 fi
 
 missing=()
