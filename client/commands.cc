@@ -73,4 +73,97 @@ int ListUser(user::Users::StubInterface& stub, int32_t id,
   return 0;
 }
 
+int Report(const grpc::Status& status, const google::protobuf::Message& response,
+           const CallOptions& options, std::ostream& out, std::ostream& err) {
+  if (!status.ok()) {
+    PrintError(status, err);
+    return 1;
+  }
+  PrintMessage(response, options.json, out);
+  return 0;
+}
+
+int CreateUser(user::Users::StubInterface& stub, const UserFields& fields,
+               const CallOptions& options, std::ostream& out, std::ostream& err) {
+  user::CreateUserRequest request;
+  auto* u = request.mutable_user();
+  u->set_name(fields.name.value_or(""));
+  u->set_email(fields.email.value_or(""));
+  u->set_display_name(fields.display_name.value_or(""));
+  user::User response;
+  auto context = MakeContext(options);
+  return Report(stub.CreateUser(context.get(), request, &response), response,
+                options, out, err);
+}
+
+int GetUser(user::Users::StubInterface& stub, int64_t id,
+            const CallOptions& options, std::ostream& out, std::ostream& err) {
+  user::GetUserRequest request;
+  request.set_id(id);
+  user::User response;
+  auto context = MakeContext(options);
+  return Report(stub.GetUser(context.get(), request, &response), response,
+                options, out, err);
+}
+
+int UpdateUser(user::Users::StubInterface& stub, int64_t id,
+               const UserFields& fields, int64_t if_version,
+               const CallOptions& options, std::ostream& out, std::ostream& err) {
+  user::UpdateUserRequest request;
+  auto* u = request.mutable_user();
+  u->set_id(id);
+  u->set_version(if_version);
+  auto* mask = request.mutable_update_mask();
+  if (fields.name) u->set_name(*fields.name), mask->add_paths("name");
+  if (fields.email) u->set_email(*fields.email), mask->add_paths("email");
+  if (fields.display_name) {
+    u->set_display_name(*fields.display_name);
+    mask->add_paths("display_name");
+  }
+  if (mask->paths_size() == 0) {
+    err << "update: give at least one of --name, --email, --display-name\n";
+    return 2;
+  }
+  user::User response;
+  auto context = MakeContext(options);
+  return Report(stub.UpdateUser(context.get(), request, &response), response,
+                options, out, err);
+}
+
+int DeleteUser(user::Users::StubInterface& stub, int64_t id, int64_t if_version,
+               const CallOptions& options, std::ostream& out, std::ostream& err) {
+  user::DeleteUserRequest request;
+  request.set_id(id);
+  request.set_version(if_version);
+  google::protobuf::Empty response;
+  auto context = MakeContext(options);
+  return Report(stub.DeleteUser(context.get(), request, &response), response,
+                options, out, err);
+}
+
+int ListUsers(user::Users::StubInterface& stub, const std::string& prefix,
+              int32_t page_size, const std::string& page_token, bool all,
+              const CallOptions& options, std::ostream& out, std::ostream& err) {
+  user::ListUsersRequest request;
+  request.set_name_prefix(prefix);
+  request.set_page_size(page_size);
+  request.set_page_token(page_token);
+  user::ListUsersResponse merged;
+  for (;;) {
+    user::ListUsersResponse page;
+    auto context = MakeContext(options);
+    grpc::Status status = stub.ListUsers(context.get(), request, &page);
+    if (!status.ok()) {
+      PrintError(status, err);
+      return 1;
+    }
+    for (auto& u : *page.mutable_users()) merged.add_users()->Swap(&u);
+    merged.set_next_page_token(page.next_page_token());
+    if (!all || page.next_page_token().empty()) break;
+    request.set_page_token(page.next_page_token());
+  }
+  PrintMessage(merged, options.json, out);
+  return 0;
+}
+
 }  // namespace users::client

@@ -1,7 +1,8 @@
 // users-client: the tutorial's client, grown into a CLI for every RPC.
-// With no arguments it calls ListUser(id=2, name="twtrubiks") on
+// With no subcommand it calls ListUser(id=2, name="twtrubiks") on
 // localhost:50051 and prints the reply, as the tutorial's client.py does.
 #include <iostream>
+#include <optional>
 #include <string>
 
 #include <CLI/CLI.hpp>
@@ -10,8 +11,24 @@
 
 #include "client/commands.h"
 
+namespace {
+
+// Adds --name/--email/--display-name, remembering which were given.
+void AddUserFields(CLI::App* cmd, users::client::UserFields* fields) {
+  cmd->add_option_function<std::string>(
+      "--name", [fields](const std::string& v) { fields->name = v; }, "User name (handle)");
+  cmd->add_option_function<std::string>(
+      "--email", [fields](const std::string& v) { fields->email = v; }, "Email address");
+  cmd->add_option_function<std::string>(
+      "--display-name", [fields](const std::string& v) { fields->display_name = v; },
+      "Display name");
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
-  CLI::App app{"users-client: call the Users gRPC service"};
+  CLI::App app{"users-client: call the Users gRPC service.\n"
+               "Without a subcommand: the tutorial's ListUser call."};
   app.option_defaults()->always_capture_default();
   std::string target = "localhost:50051";
   int32_t id = 2;
@@ -26,10 +43,61 @@ int main(int argc, char** argv) {
       ->check(CLI::NonNegativeNumber);
   app.add_flag("--json", options.json, "Print protobuf's JSON mapping");
   app.add_option("--request-id", options.request_id, "x-request-id to send");
+
+  users::client::UserFields create_fields;
+  auto* create = app.add_subcommand("create", "CreateUser");
+  AddUserFields(create, &create_fields);
+
+  int64_t get_id = 0;
+  auto* get = app.add_subcommand("get", "GetUser");
+  get->add_option("ID", get_id, "User id")->required();
+
+  int64_t update_id = 0, update_version = 0;
+  users::client::UserFields update_fields;
+  auto* update = app.add_subcommand("update", "UpdateUser: changes only the fields given");
+  update->add_option("ID", update_id, "User id")->required();
+  AddUserFields(update, &update_fields);
+  update->add_option("--if-version", update_version,
+                     "Fail with ABORTED unless the stored version is this");
+
+  int64_t delete_id = 0, delete_version = 0;
+  auto* del = app.add_subcommand("delete", "DeleteUser");
+  del->add_option("ID", delete_id, "User id")->required();
+  del->add_option("--if-version", delete_version,
+                  "Fail with ABORTED unless the stored version is this");
+
+  std::string prefix, page_token;
+  int32_t page_size = 0;
+  bool all = false;
+  auto* list = app.add_subcommand("list", "ListUsers");
+  list->add_option("--prefix", prefix, "Only names starting with this (case-insensitive)");
+  list->add_option("--page-size", page_size, "Users per page (0: server default 50)");
+  list->add_option("--page-token", page_token, "Continue from this token");
+  list->add_flag("--all", all, "Follow page tokens to the end");
+
+  // Options such as --target and --json also work after the subcommand.
+  for (auto* sub : {create, get, update, del, list}) sub->fallthrough();
+  app.require_subcommand(0, 1);
   CLI11_PARSE(app, argc, argv);
-  options.timeout = std::chrono::milliseconds(static_cast<int64_t>(timeout_s * 1000));
+  options.timeout =
+      std::chrono::milliseconds(static_cast<int64_t>(timeout_s * 1000));
 
   auto channel = grpc::CreateChannel(target, grpc::InsecureChannelCredentials());
   auto stub = user::Users::NewStub(channel);
+  auto& out = std::cout;
+  auto& err = std::cerr;
+  if (*create) return users::client::CreateUser(*stub, create_fields, options, out, err);
+  if (*get) return users::client::GetUser(*stub, get_id, options, out, err);
+  if (*update) {
+    return users::client::UpdateUser(*stub, update_id, update_fields,
+                                     update_version, options, out, err);
+  }
+  if (*del) {
+    return users::client::DeleteUser(*stub, delete_id, delete_version, options, out, err);
+  }
+  if (*list) {
+    return users::client::ListUsers(*stub, prefix, page_size, page_token, all,
+                                    options, out, err);
+  }
   return users::client::ListUser(*stub, id, name, options, std::cout, std::cerr);
 }

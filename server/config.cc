@@ -15,6 +15,18 @@ bool ParseServerConfig(int argc, char** argv, ServerConfig* config,
   app.add_option("--port", config->port, "Port to listen on; 0 picks a free one")
       ->envname("USERS_PORT")
       ->check(CLI::Range(0, 65535));
+  app.add_option("--db", config->db,
+                 "SQLite database file (created with its schema on first "
+                 "start), or :memory: for an in-memory store")
+      ->envname("USERS_DB");
+  app.add_option("--event-retention", config->event_retention,
+                 "Keep at least this many change events for WatchUsers")
+      ->envname("USERS_EVENT_RETENTION")
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 40));
+  app.add_option("--page-token-key", config->page_token_key,
+                 "Key that authenticates ListUsers page tokens; the same on "
+                 "every replica")
+      ->envname("USERS_PAGE_TOKEN_KEY");
   const std::map<std::string, LogFormat> formats{{"text", LogFormat::kText},
                                                  {"json", LogFormat::kJson}};
   app.add_option("--log-format", config->log_format, "Log line format: text|json")

@@ -14,6 +14,10 @@ namespace users {
 struct ServerConfig {
   std::string host = "[::]";
   int port = 50051;
+  // SQLite file, created on first start; ":memory:" keeps everything in RAM.
+  std::string db = "./data/users.db";
+  int64_t event_retention = 100000;
+  std::string page_token_key = "users-service page tokens v1";
   LogFormat log_format = LogFormat::kText;
   std::string log_level = "info";
 };

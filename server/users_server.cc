@@ -7,6 +7,8 @@
 #include <grpcpp/server_builder.h>
 
 #include "middleware/server_interceptor.h"
+#include "storage/memory_user_store.h"
+#include "storage/sqlite_user_store.h"
 
 namespace users {
 
@@ -19,10 +21,26 @@ UsersServer::~UsersServer() {
     server_->Shutdown(std::chrono::system_clock::now());
     server_->Wait();
   }
+  if (writer_) writer_->Stop();
 }
 
 absl::Status UsersServer::Start() {
-  service_ = std::make_unique<UsersService>(ServiceOptions{});
+  if (config_.db == ":memory:") {
+    store_ = std::make_unique<MemoryUserStore>(config_.event_retention);
+  } else {
+    SqliteOptions options;
+    options.event_retention = config_.event_retention;
+    auto sqlite = SqliteUserStore::Open(config_.db, options);
+    if (!sqlite.ok()) return sqlite.status();
+    store_ = std::move(*sqlite);
+  }
+  writer_ = std::make_unique<GroupCommitter>(store_.get(), nullptr,
+                                             GroupCommitter::Options{});
+  Directory::Options directory_options;
+  directory_options.page_token_key = config_.page_token_key;
+  directory_ = std::make_unique<Directory>(store_.get(), writer_.get(),
+                                           directory_options);
+  service_ = std::make_unique<UsersService>(directory_.get(), ServiceOptions{});
   access_log_ = std::make_unique<AccessLog>(access_logger_, config_.log_format);
 
   grpc::ServerBuilder builder;
@@ -45,6 +63,8 @@ void UsersServer::Shutdown(std::chrono::milliseconds grace) {
 
 void UsersServer::Wait() {
   if (server_) server_->Wait();
+  // No call is left to submit writes: commit what is queued and stop.
+  if (writer_) writer_->Stop();
 }
 
 }  // namespace users

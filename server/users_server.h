@@ -12,6 +12,9 @@
 #include <spdlog/logger.h>
 
 #include "absl/status/status.h"
+#include "directory/directory.h"
+#include "directory/group_commit.h"
+#include "storage/user_store.h"
 #include "middleware/access_log.h"
 #include "server/config.h"
 #include "service/users_service.h"
@@ -40,6 +43,11 @@ class UsersServer {
   ServerConfig config_;
   std::shared_ptr<spdlog::logger> access_logger_;
   std::unique_ptr<AccessLog> access_log_;
+  // Destroyed in reverse order: the server stops before the writer, the
+  // writer before the store.
+  std::unique_ptr<UserStore> store_;
+  std::unique_ptr<GroupCommitter> writer_;
+  std::unique_ptr<Directory> directory_;
   std::unique_ptr<UsersService> service_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;

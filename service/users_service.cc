@@ -4,8 +4,8 @@
 
 namespace users {
 
-UsersService::UsersService(ServiceOptions options)
-    : boundary_(options.status_on_unknown_exception) {}
+UsersService::UsersService(Directory* directory, ServiceOptions options)
+    : directory_(directory), boundary_(options.status_on_unknown_exception) {}
 
 grpc::ServerUnaryReactor* UsersService::ListUser(
     grpc::CallbackServerContext* context, const user::UserRequest* request,
@@ -17,6 +17,73 @@ grpc::ServerUnaryReactor* UsersService::ListUser(
     users::ListUser(*request, response);
   }));
   return reactor;
+}
+
+grpc::ServerUnaryReactor* UsersService::GetUser(
+    grpc::CallbackServerContext* context, const user::GetUserRequest* request,
+    user::User* response) {
+  auto* reactor = context->DefaultReactor();
+  reactor->Finish(boundary_.Run(
+      "GetUser", [&] { return directory_->GetUser(*request, response); }));
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* UsersService::ListUsers(
+    grpc::CallbackServerContext* context, const user::ListUsersRequest* request,
+    user::ListUsersResponse* response) {
+  auto* reactor = context->DefaultReactor();
+  reactor->Finish(boundary_.Run(
+      "ListUsers", [&] { return directory_->ListUsers(*request, response); }));
+  return reactor;
+}
+
+template <typename Start>
+grpc::ServerUnaryReactor* UsersService::StartWrite(
+    grpc::CallbackServerContext* context, std::string_view method,
+    Start&& start) {
+  auto* reactor = context->DefaultReactor();
+  // `start` hands the directory a completion that finishes the reactor; it
+  // runs on the writer thread after the commit, or inline on rejection. If
+  // `start` throws, the write was never queued, so finishing here is the
+  // only Finish.
+  grpc::Status rejected = boundary_.Run(method, [&] { start(reactor); });
+  if (!rejected.ok()) reactor->Finish(rejected);
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* UsersService::CreateUser(
+    grpc::CallbackServerContext* context, const user::CreateUserRequest* request,
+    user::User* response) {
+  return StartWrite(context, "CreateUser", [&](grpc::ServerUnaryReactor* reactor) {
+    directory_->CreateUser(*request, context->deadline(),
+                           [reactor, response](absl::StatusOr<user::User> user) {
+                             if (user.ok()) response->Swap(&*user);
+                             reactor->Finish(ToGrpcStatus(user.status()));
+                           });
+  });
+}
+
+grpc::ServerUnaryReactor* UsersService::UpdateUser(
+    grpc::CallbackServerContext* context, const user::UpdateUserRequest* request,
+    user::User* response) {
+  return StartWrite(context, "UpdateUser", [&](grpc::ServerUnaryReactor* reactor) {
+    directory_->UpdateUser(*request, context->deadline(),
+                           [reactor, response](absl::StatusOr<user::User> user) {
+                             if (user.ok()) response->Swap(&*user);
+                             reactor->Finish(ToGrpcStatus(user.status()));
+                           });
+  });
+}
+
+grpc::ServerUnaryReactor* UsersService::DeleteUser(
+    grpc::CallbackServerContext* context, const user::DeleteUserRequest* request,
+    google::protobuf::Empty* /*response*/) {
+  return StartWrite(context, "DeleteUser", [&](grpc::ServerUnaryReactor* reactor) {
+    directory_->DeleteUser(*request, context->deadline(),
+                           [reactor](absl::Status status) {
+                             reactor->Finish(ToGrpcStatus(status));
+                           });
+  });
 }
 
 }  // namespace users

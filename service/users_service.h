@@ -5,6 +5,7 @@
 #ifndef USERS_SERVICE_USERS_SERVICE_H_
 #define USERS_SERVICE_USERS_SERVICE_H_
 
+#include "directory/directory.h"
 #include "service/error_boundary.h"
 #include "service_protos/user.grpc.pb.h"
 
@@ -18,13 +19,36 @@ struct ServiceOptions {
 
 class UsersService final : public user::Users::CallbackService {
  public:
-  explicit UsersService(ServiceOptions options = {});
+  // `directory` must outlive the service.
+  UsersService(Directory* directory, ServiceOptions options = {});
 
   grpc::ServerUnaryReactor* ListUser(grpc::CallbackServerContext* context,
                                      const user::UserRequest* request,
                                      user::UserResponse* response) override;
 
+  grpc::ServerUnaryReactor* CreateUser(grpc::CallbackServerContext* context,
+                                       const user::CreateUserRequest* request,
+                                       user::User* response) override;
+  grpc::ServerUnaryReactor* GetUser(grpc::CallbackServerContext* context,
+                                    const user::GetUserRequest* request,
+                                    user::User* response) override;
+  grpc::ServerUnaryReactor* UpdateUser(grpc::CallbackServerContext* context,
+                                       const user::UpdateUserRequest* request,
+                                       user::User* response) override;
+  grpc::ServerUnaryReactor* DeleteUser(grpc::CallbackServerContext* context,
+                                       const user::DeleteUserRequest* request,
+                                       google::protobuf::Empty* response) override;
+  grpc::ServerUnaryReactor* ListUsers(grpc::CallbackServerContext* context,
+                                      const user::ListUsersRequest* request,
+                                      user::ListUsersResponse* response) override;
+
  private:
+  // Runs a write whose result arrives later, on the writer thread.
+  template <typename Start>
+  grpc::ServerUnaryReactor* StartWrite(grpc::CallbackServerContext* context,
+                                       std::string_view method, Start&& start);
+
+  Directory* const directory_;
   ErrorBoundary boundary_;
 };
 

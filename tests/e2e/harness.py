@@ -24,6 +24,8 @@ class Server:
         self.tmp = tempfile.TemporaryDirectory(prefix="users-e2e-")
         if cmd is None:
             cmd = [SERVER_BIN, "--host", "127.0.0.1", "--port", "0"]
+            if not any(a.startswith("--db") for a in (args or [])):
+                cmd += ["--db", os.path.join(self.tmp.name, "users.db")]
             cmd += list(args or [])
         self.cmd = cmd
         full_env = dict(os.environ)

@@ -20,6 +20,7 @@ class ServiceTest : public ::testing::Test {
     ServerConfig config;
     config.host = "127.0.0.1";
     config.port = 0;
+    config.db = ":memory:";
     auto logger = std::make_shared<spdlog::logger>(
         "test-access", std::make_shared<spdlog::sinks::null_sink_mt>());
     server_ = std::make_unique<UsersServer>(config, logger);

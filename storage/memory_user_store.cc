@@ -1,0 +1,160 @@
+#include "storage/memory_user_store.h"
+
+#include <algorithm>
+#include <string>
+
+#include "storage/ascii.h"
+
+namespace users {
+
+MemoryUserStore::MemoryUserStore(int64_t event_retention)
+    : event_retention_(std::max<int64_t>(event_retention, 1)) {}
+
+absl::Status MemoryUserStore::CheckUnique(const UserRecord& user,
+                                          int64_t self_id) {
+  auto n = by_name_.find(AsciiLower(user.name));
+  if (n != by_name_.end() && n->second != self_id) {
+    return absl::AlreadyExistsError("name \"" + user.name + "\" is already taken");
+  }
+  auto e = by_email_.find(AsciiLower(user.email));
+  if (e != by_email_.end() && e->second != self_id) {
+    return absl::AlreadyExistsError("email \"" + user.email +
+                                    "\" is already taken");
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Change> MemoryUserStore::ApplyOne(const Mutation& m) {
+  Change change;
+  switch (m.kind) {
+    case Mutation::Kind::kCreate: {
+      if (auto s = CheckUnique(m.user, 0); !s.ok()) return s;
+      UserRecord u;
+      u.id = next_id_++;
+      u.name = m.user.name;
+      u.email = m.user.email;
+      u.display_name = m.user.display_name;
+      u.version = 1;
+      u.create_time = u.update_time = m.now;
+      by_name_[AsciiLower(u.name)] = u.id;
+      by_email_[AsciiLower(u.email)] = u.id;
+      change.type = ChangeType::kCreated;
+      change.user = users_[u.id] = std::move(u);
+      break;
+    }
+    case Mutation::Kind::kUpdate: {
+      auto it = users_.find(m.user.id);
+      if (it == users_.end()) {
+        return absl::NotFoundError("user " + std::to_string(m.user.id) +
+                                   " not found");
+      }
+      UserRecord& u = it->second;
+      if (m.expected_version != 0 && m.expected_version != u.version) {
+        return absl::AbortedError(
+            "version mismatch: expected " + std::to_string(m.expected_version) +
+            ", stored " + std::to_string(u.version));
+      }
+      UserRecord next = u;
+      if (m.fields & kFieldName) next.name = m.user.name;
+      if (m.fields & kFieldEmail) next.email = m.user.email;
+      if (m.fields & kFieldDisplayName) next.display_name = m.user.display_name;
+      if (auto s = CheckUnique(next, u.id); !s.ok()) return s;
+      next.version = u.version + 1;
+      next.update_time = m.now;
+      by_name_.erase(AsciiLower(u.name));
+      by_email_.erase(AsciiLower(u.email));
+      by_name_[AsciiLower(next.name)] = u.id;
+      by_email_[AsciiLower(next.email)] = u.id;
+      u = next;
+      change.type = ChangeType::kUpdated;
+      change.user = u;
+      break;
+    }
+    case Mutation::Kind::kDelete: {
+      auto it = users_.find(m.user.id);
+      if (it == users_.end()) {
+        return absl::NotFoundError("user " + std::to_string(m.user.id) +
+                                   " not found");
+      }
+      if (m.expected_version != 0 && m.expected_version != it->second.version) {
+        return absl::AbortedError(
+            "version mismatch: expected " + std::to_string(m.expected_version) +
+            ", stored " + std::to_string(it->second.version));
+      }
+      by_name_.erase(AsciiLower(it->second.name));
+      by_email_.erase(AsciiLower(it->second.email));
+      change.type = ChangeType::kDeleted;
+      change.user = std::move(it->second);
+      users_.erase(it);
+      break;
+    }
+  }
+  change.revision = ++latest_revision_;
+  events_.push_back(change);
+  return change;
+}
+
+absl::Status MemoryUserStore::Apply(
+    std::span<const Mutation> mutations,
+    std::vector<absl::StatusOr<Change>>* results) {
+  absl::MutexLock lock(&mu_);
+  results->clear();
+  results->reserve(mutations.size());
+  for (const auto& m : mutations) results->push_back(ApplyOne(m));
+  while (static_cast<int64_t>(events_.size()) > event_retention_) {
+    events_.pop_front();
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<UserRecord> MemoryUserStore::Get(int64_t id) {
+  absl::ReaderMutexLock lock(&mu_);
+  auto it = users_.find(id);
+  if (it == users_.end()) {
+    return absl::NotFoundError("user " + std::to_string(id) + " not found");
+  }
+  return it->second;
+}
+
+absl::StatusOr<std::vector<UserRecord>> MemoryUserStore::List(
+    int64_t after_id, std::string_view name_prefix, int limit) {
+  absl::ReaderMutexLock lock(&mu_);
+  std::vector<UserRecord> out;
+  for (auto it = users_.upper_bound(after_id);
+       it != users_.end() && static_cast<int>(out.size()) < limit; ++it) {
+    if (AsciiStartsWithIgnoreCase(it->second.name, name_prefix)) {
+      out.push_back(it->second);
+    }
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<Change>> MemoryUserStore::ReadEvents(
+    int64_t after_revision, int limit) {
+  absl::ReaderMutexLock lock(&mu_);
+  std::vector<Change> out;
+  if (events_.empty()) return out;
+  // Revisions in the log are consecutive, so the start is an index.
+  const int64_t first = events_.front().revision;
+  size_t start = after_revision < first
+                     ? 0
+                     : static_cast<size_t>(after_revision - first + 1);
+  for (size_t i = start; i < events_.size() && static_cast<int>(out.size()) < limit;
+       ++i) {
+    out.push_back(events_[i]);
+  }
+  return out;
+}
+
+absl::StatusOr<RevisionInfo> MemoryUserStore::Revisions() {
+  absl::ReaderMutexLock lock(&mu_);
+  RevisionInfo info;
+  info.latest = latest_revision_;
+  info.first_available =
+      events_.empty() ? latest_revision_ + 1 : events_.front().revision;
+  return info;
+}
+
+absl::Status MemoryUserStore::Check() { return absl::OkStatus(); }
+
+}  // namespace users

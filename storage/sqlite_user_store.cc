@@ -1,0 +1,466 @@
+#include "storage/sqlite_user_store.h"
+
+#include <sqlite3.h>
+
+#include <filesystem>
+#include <string>
+#include <system_error>
+#include <utility>
+
+#include <SQLiteCpp/SQLiteCpp.h>
+
+namespace users {
+namespace {
+
+// Schema migrations: kMigrations[v] takes a database from user_version v to
+// v + 1. Append only; never edit a released step.
+constexpr const char* kMigrations[] = {
+    // 0 -> 1
+    R"sql(
+CREATE TABLE users (
+  id           INTEGER PRIMARY KEY AUTOINCREMENT,  -- AUTOINCREMENT: ids are never reused
+  name         TEXT NOT NULL UNIQUE COLLATE NOCASE,
+  email        TEXT NOT NULL UNIQUE COLLATE NOCASE,
+  display_name TEXT NOT NULL DEFAULT '',
+  version      INTEGER NOT NULL,
+  create_time  INTEGER NOT NULL,  -- microseconds since the Unix epoch
+  update_time  INTEGER NOT NULL
+);
+CREATE TABLE events (
+  revision     INTEGER PRIMARY KEY,
+  type         INTEGER NOT NULL,  -- 1 created, 2 updated, 3 deleted
+  user_id      INTEGER NOT NULL,
+  name         TEXT NOT NULL,
+  email        TEXT NOT NULL,
+  display_name TEXT NOT NULL,
+  version      INTEGER NOT NULL,
+  create_time  INTEGER NOT NULL,
+  update_time  INTEGER NOT NULL
+);
+CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
+INSERT INTO meta(key, value) VALUES ('latest_revision', 0);
+)sql",
+};
+static_assert(std::size(kMigrations) == SqliteUserStore::kSchemaVersion);
+
+constexpr const char* kUserColumns =
+    "id, name, email, display_name, version, create_time, update_time";
+
+constexpr const char* kInsertUser =
+    "INSERT INTO users(name, email, display_name, version, create_time, "
+    "update_time) VALUES (?1, ?2, ?3, 1, ?4, ?4)";
+constexpr const char* kSelectUserTail = " FROM users WHERE id = ?1";
+constexpr const char* kUpdateUser =
+    "UPDATE users SET name = ?2, email = ?3, display_name = ?4, version = ?5, "
+    "update_time = ?6 WHERE id = ?1";
+constexpr const char* kDeleteUser = "DELETE FROM users WHERE id = ?1";
+constexpr const char* kInsertEvent =
+    "INSERT INTO events(revision, type, user_id, name, email, display_name, "
+    "version, create_time, update_time) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, "
+    "?8, ?9)";
+constexpr const char* kCompactEvents = "DELETE FROM events WHERE revision <= ?1";
+constexpr const char* kSetLatest =
+    "UPDATE meta SET value = ?1 WHERE key = 'latest_revision'";
+constexpr const char* kListUsersTail =
+    " FROM users WHERE id > ?1 ORDER BY id LIMIT ?2";
+constexpr const char* kListUsersPrefixTail =
+    " FROM users WHERE id > ?1 AND name LIKE ?3 ESCAPE '\\' ORDER BY id "
+    "LIMIT ?2";
+constexpr const char* kReadEvents =
+    "SELECT revision, type, user_id, name, email, display_name, version, "
+    "create_time, update_time FROM events WHERE revision > ?1 "
+    "ORDER BY revision LIMIT ?2";
+// One statement, so both values come from the same snapshot.
+constexpr const char* kRevisions =
+    "SELECT (SELECT value FROM meta WHERE key = 'latest_revision'), "
+    "(SELECT MIN(revision) FROM events)";
+
+std::string Select(const char* tail) {
+  return std::string("SELECT ") + kUserColumns + tail;
+}
+
+UserRecord ReadUser(const SQLite::Statement& s, int first = 0) {
+  UserRecord u;
+  u.id = s.getColumn(first + 0).getInt64();
+  u.name = s.getColumn(first + 1).getString();
+  u.email = s.getColumn(first + 2).getString();
+  u.display_name = s.getColumn(first + 3).getString();
+  u.version = s.getColumn(first + 4).getInt64();
+  u.create_time = s.getColumn(first + 5).getInt64();
+  u.update_time = s.getColumn(first + 6).getInt64();
+  return u;
+}
+
+void Configure(SQLite::Database& db, const SqliteOptions& options) {
+  db.exec("PRAGMA journal_mode = WAL");
+  // FULL: the WAL is synced at every commit, so an acknowledged write
+  // survives power loss, not only a crash of the process.
+  db.exec("PRAGMA synchronous = FULL");
+  db.exec("PRAGMA cache_size = -" + std::to_string(options.cache_size_mib * 1024));
+  db.exec("PRAGMA temp_store = MEMORY");
+}
+
+std::string LikePrefix(std::string_view prefix) {
+  std::string out;
+  out.reserve(prefix.size() + 1);
+  for (char c : prefix) {
+    if (c == '%' || c == '_' || c == '\\') out.push_back('\\');
+    out.push_back(c);
+  }
+  out.push_back('%');
+  return out;
+}
+
+absl::Status FromException(const std::exception& e, std::string_view what) {
+  return absl::UnavailableError(std::string(what) + ": " + e.what());
+}
+
+}  // namespace
+
+struct SqliteUserStore::WriteConnection {
+  explicit WriteConnection(const std::string& path)
+      : db(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE, 5000),
+        insert_user(db, kInsertUser),
+        select_user(db, Select(kSelectUserTail)),
+        update_user(db, kUpdateUser),
+        delete_user(db, kDeleteUser),
+        insert_event(db, kInsertEvent),
+        compact_events(db, kCompactEvents),
+        set_latest(db, kSetLatest) {}
+
+  SQLite::Database db;
+  SQLite::Statement insert_user, select_user, update_user, delete_user,
+      insert_event, compact_events, set_latest;
+};
+
+struct SqliteUserStore::ReadConnection {
+  ReadConnection(const std::string& path, const SqliteOptions& options)
+      : db(path, SQLite::OPEN_READWRITE, 5000),
+        configured((Configure(db, options), db.exec("PRAGMA query_only = 1"), true)),
+        get_user(db, Select(kSelectUserTail)),
+        list_users(db, Select(kListUsersTail)),
+        list_users_prefix(db, Select(kListUsersPrefixTail)),
+        read_events(db, kReadEvents),
+        revisions(db, kRevisions) {}
+
+  SQLite::Database db;
+  bool configured;
+  SQLite::Statement get_user, list_users, list_users_prefix, read_events,
+      revisions;
+};
+
+// Returns its connection to the pool when it goes out of scope.
+class SqliteUserStore::ReadLease {
+ public:
+  ReadLease(SqliteUserStore* store, std::unique_ptr<ReadConnection> conn)
+      : store_(store), conn_(std::move(conn)) {}
+  ReadLease(ReadLease&& other) noexcept = default;
+  ~ReadLease() {
+    if (conn_) store_->ReleaseReader(std::move(conn_));
+  }
+  ReadConnection* operator->() { return conn_.get(); }
+
+ private:
+  SqliteUserStore* store_;
+  std::unique_ptr<ReadConnection> conn_;
+};
+
+// A statement must be reset before it is reused, even after it threw.
+class ResetOnExit {
+ public:
+  explicit ResetOnExit(SQLite::Statement& s) : s_(s) {}
+  ~ResetOnExit() {
+    s_.tryReset();
+    s_.clearBindings();
+  }
+
+ private:
+  SQLite::Statement& s_;
+};
+
+absl::StatusOr<std::unique_ptr<SqliteUserStore>> SqliteUserStore::Open(
+    const std::string& path, SqliteOptions options) {
+  try {
+    const auto parent = std::filesystem::path(path).parent_path();
+    if (!parent.empty()) {
+      std::error_code ec;
+      std::filesystem::create_directories(parent, ec);
+      if (ec) {
+        return absl::FailedPreconditionError("cannot create directory " +
+                                             parent.string() + ": " +
+                                             ec.message());
+      }
+    }
+    // Migrate before preparing statements: they need the tables.
+    {
+      SQLite::Database db(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE,
+                          5000);
+      Configure(db, options);
+      SQLite::Statement version_query(db, "PRAGMA user_version");
+      version_query.executeStep();
+      const int version = version_query.getColumn(0).getInt();
+      version_query.reset();
+      if (version > kSchemaVersion) {
+        return absl::FailedPreconditionError(
+            "database " + path + " has schema version " +
+            std::to_string(version) + "; this binary knows up to " +
+            std::to_string(kSchemaVersion));
+      }
+      for (int v = version; v < kSchemaVersion; ++v) {
+        SQLite::Transaction txn(db);
+        db.exec(kMigrations[v]);
+        db.exec("PRAGMA user_version = " + std::to_string(v + 1));
+        txn.commit();
+      }
+    }
+    auto writer = std::make_unique<WriteConnection>(path);
+    Configure(writer->db, options);
+    auto store = std::unique_ptr<SqliteUserStore>(
+        new SqliteUserStore(path, options, std::move(writer)));
+    auto revisions = store->Revisions();
+    if (!revisions.ok()) return revisions.status();
+    absl::MutexLock lock(&store->write_mu_);
+    store->latest_revision_ = revisions->latest;
+    return store;
+  } catch (const std::exception& e) {
+    return absl::FailedPreconditionError("cannot open database " + path +
+                                         ": " + e.what());
+  }
+}
+
+SqliteUserStore::SqliteUserStore(std::string path, SqliteOptions options,
+                                 std::unique_ptr<WriteConnection> writer)
+    : path_(std::move(path)), options_(options), writer_(std::move(writer)) {}
+
+SqliteUserStore::~SqliteUserStore() = default;
+
+absl::StatusOr<SqliteUserStore::ReadLease> SqliteUserStore::AcquireReader() {
+  {
+    absl::MutexLock lock(&pool_mu_);
+    if (!idle_readers_.empty()) {
+      auto conn = std::move(idle_readers_.back());
+      idle_readers_.pop_back();
+      return ReadLease(this, std::move(conn));
+    }
+  }
+  // Opened outside the lock; the pool grows to the number of concurrent
+  // readers (gRPC's callback threads) and stays there.
+  try {
+    return ReadLease(this, std::make_unique<ReadConnection>(path_, options_));
+  } catch (const std::exception& e) {
+    return FromException(e, "cannot open a read connection");
+  }
+}
+
+void SqliteUserStore::ReleaseReader(std::unique_ptr<ReadConnection> conn) {
+  absl::MutexLock lock(&pool_mu_);
+  idle_readers_.push_back(std::move(conn));
+}
+
+absl::StatusOr<Change> SqliteUserStore::ApplyOne(const Mutation& m) {
+  WriteConnection& w = *writer_;
+  Change change;
+  change.user = m.user;
+  if (m.kind == Mutation::Kind::kCreate) {
+    ResetOnExit reset(w.insert_user);
+    w.insert_user.bind(1, m.user.name);
+    w.insert_user.bind(2, m.user.email);
+    w.insert_user.bind(3, m.user.display_name);
+    w.insert_user.bind(4, static_cast<int64_t>(m.now));
+    const int rc = w.insert_user.tryExecuteStep();
+    if (rc != SQLITE_DONE) {
+      const int ext = w.db.getExtendedErrorCode();
+      if (ext == SQLITE_CONSTRAINT_UNIQUE) {
+        const std::string msg = w.db.getErrorMsg();
+        if (msg.find("users.email") != std::string::npos) {
+          return absl::AlreadyExistsError("email \"" + m.user.email +
+                                          "\" is already taken");
+        }
+        return absl::AlreadyExistsError("name \"" + m.user.name +
+                                        "\" is already taken");
+      }
+      throw SQLite::Exception(w.db.getHandle(), rc);
+    }
+    change.type = ChangeType::kCreated;
+    change.user.id = w.db.getLastInsertRowid();
+    change.user.version = 1;
+    change.user.create_time = change.user.update_time = m.now;
+  } else {
+    UserRecord current;
+    {
+      ResetOnExit reset(w.select_user);
+      w.select_user.bind(1, static_cast<int64_t>(m.user.id));
+      if (!w.select_user.executeStep()) {
+        return absl::NotFoundError("user " + std::to_string(m.user.id) +
+                                   " not found");
+      }
+      current = ReadUser(w.select_user);
+    }
+    if (m.expected_version != 0 && m.expected_version != current.version) {
+      return absl::AbortedError(
+          "version mismatch: expected " + std::to_string(m.expected_version) +
+          ", stored " + std::to_string(current.version));
+    }
+    if (m.kind == Mutation::Kind::kDelete) {
+      ResetOnExit reset(w.delete_user);
+      w.delete_user.bind(1, static_cast<int64_t>(m.user.id));
+      w.delete_user.exec();
+      change.type = ChangeType::kDeleted;
+      change.user = std::move(current);
+    } else {
+      UserRecord next = current;
+      if (m.fields & kFieldName) next.name = m.user.name;
+      if (m.fields & kFieldEmail) next.email = m.user.email;
+      if (m.fields & kFieldDisplayName) next.display_name = m.user.display_name;
+      next.version = current.version + 1;
+      next.update_time = m.now;
+      ResetOnExit reset(w.update_user);
+      w.update_user.bind(1, static_cast<int64_t>(next.id));
+      w.update_user.bind(2, next.name);
+      w.update_user.bind(3, next.email);
+      w.update_user.bind(4, next.display_name);
+      w.update_user.bind(5, static_cast<int64_t>(next.version));
+      w.update_user.bind(6, static_cast<int64_t>(next.update_time));
+      const int rc = w.update_user.tryExecuteStep();
+      if (rc != SQLITE_DONE) {
+        if (w.db.getExtendedErrorCode() == SQLITE_CONSTRAINT_UNIQUE) {
+          const std::string msg = w.db.getErrorMsg();
+          if (msg.find("users.email") != std::string::npos) {
+            return absl::AlreadyExistsError("email \"" + next.email +
+                                            "\" is already taken");
+          }
+          return absl::AlreadyExistsError("name \"" + next.name +
+                                          "\" is already taken");
+        }
+        throw SQLite::Exception(w.db.getHandle(), rc);
+      }
+      change.type = ChangeType::kUpdated;
+      change.user = std::move(next);
+    }
+  }
+  change.revision = latest_revision_ + 1;
+  ResetOnExit reset(w.insert_event);
+  w.insert_event.bind(1, static_cast<int64_t>(change.revision));
+  w.insert_event.bind(2, static_cast<int>(change.type));
+  w.insert_event.bind(3, static_cast<int64_t>(change.user.id));
+  w.insert_event.bind(4, change.user.name);
+  w.insert_event.bind(5, change.user.email);
+  w.insert_event.bind(6, change.user.display_name);
+  w.insert_event.bind(7, static_cast<int64_t>(change.user.version));
+  w.insert_event.bind(8, static_cast<int64_t>(change.user.create_time));
+  w.insert_event.bind(9, static_cast<int64_t>(change.user.update_time));
+  w.insert_event.exec();
+  latest_revision_ = change.revision;
+  return change;
+}
+
+absl::Status SqliteUserStore::Apply(
+    std::span<const Mutation> mutations,
+    std::vector<absl::StatusOr<Change>>* results) {
+  absl::MutexLock lock(&write_mu_);
+  results->clear();
+  results->reserve(mutations.size());
+  const int64_t revision_before = latest_revision_;
+  try {
+    SQLite::Transaction txn(writer_->db, SQLite::TransactionBehavior::IMMEDIATE);
+    for (const auto& m : mutations) results->push_back(ApplyOne(m));
+    if (latest_revision_ != revision_before) {
+      {
+        ResetOnExit reset(writer_->compact_events);
+        writer_->compact_events.bind(
+            1, static_cast<int64_t>(latest_revision_ - options_.event_retention));
+        writer_->compact_events.exec();
+      }
+      ResetOnExit reset(writer_->set_latest);
+      writer_->set_latest.bind(1, static_cast<int64_t>(latest_revision_));
+      writer_->set_latest.exec();
+    }
+    txn.commit();
+  } catch (const std::exception& e) {
+    // The transaction rolled back (Transaction's destructor): nothing of this
+    // batch exists, so its revisions are free again.
+    latest_revision_ = revision_before;
+    results->clear();
+    return FromException(e, "write transaction failed");
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<UserRecord> SqliteUserStore::Get(int64_t id) {
+  auto lease = AcquireReader();
+  if (!lease.ok()) return lease.status();
+  auto& s = (*lease)->get_user;
+  try {
+    ResetOnExit reset(s);
+    s.bind(1, static_cast<int64_t>(id));
+    if (!s.executeStep()) {
+      return absl::NotFoundError("user " + std::to_string(id) + " not found");
+    }
+    return ReadUser(s);
+  } catch (const std::exception& e) {
+    return FromException(e, "read failed");
+  }
+}
+
+absl::StatusOr<std::vector<UserRecord>> SqliteUserStore::List(
+    int64_t after_id, std::string_view name_prefix, int limit) {
+  auto lease = AcquireReader();
+  if (!lease.ok()) return lease.status();
+  auto& s = name_prefix.empty() ? (*lease)->list_users
+                                : (*lease)->list_users_prefix;
+  try {
+    ResetOnExit reset(s);
+    s.bind(1, static_cast<int64_t>(after_id));
+    s.bind(2, limit);
+    if (!name_prefix.empty()) s.bind(3, LikePrefix(name_prefix));
+    std::vector<UserRecord> out;
+    while (s.executeStep()) out.push_back(ReadUser(s));
+    return out;
+  } catch (const std::exception& e) {
+    return FromException(e, "read failed");
+  }
+}
+
+absl::StatusOr<std::vector<Change>> SqliteUserStore::ReadEvents(
+    int64_t after_revision, int limit) {
+  auto lease = AcquireReader();
+  if (!lease.ok()) return lease.status();
+  auto& s = (*lease)->read_events;
+  try {
+    ResetOnExit reset(s);
+    s.bind(1, static_cast<int64_t>(after_revision));
+    s.bind(2, limit);
+    std::vector<Change> out;
+    while (s.executeStep()) {
+      Change c;
+      c.revision = s.getColumn(0).getInt64();
+      c.type = static_cast<ChangeType>(s.getColumn(1).getInt());
+      c.user = ReadUser(s, 2);
+      out.push_back(std::move(c));
+    }
+    return out;
+  } catch (const std::exception& e) {
+    return FromException(e, "read failed");
+  }
+}
+
+absl::StatusOr<RevisionInfo> SqliteUserStore::Revisions() {
+  auto lease = AcquireReader();
+  if (!lease.ok()) return lease.status();
+  auto& s = (*lease)->revisions;
+  try {
+    ResetOnExit reset(s);
+    s.executeStep();
+    RevisionInfo info;
+    info.latest = s.getColumn(0).getInt64();
+    info.first_available =
+        s.getColumn(1).isNull() ? info.latest + 1 : s.getColumn(1).getInt64();
+    return info;
+  } catch (const std::exception& e) {
+    return FromException(e, "read failed");
+  }
+}
+
+absl::Status SqliteUserStore::Check() { return Revisions().status(); }
+
+}  // namespace users

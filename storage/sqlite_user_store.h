@@ -1,0 +1,81 @@
+// The embedded default UserStore: one SQLite file in WAL mode.
+//
+// Writes go through a single write connection under write_mu_; reads take a
+// connection from a small pool, so readers on many gRPC threads run in
+// parallel with each other and with the writer (WAL snapshots). Every query is
+// a prepared statement with bound parameters.
+#ifndef USERS_STORAGE_SQLITE_USER_STORE_H_
+#define USERS_STORAGE_SQLITE_USER_STORE_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "storage/user_store.h"
+
+namespace users {
+
+struct SqliteOptions {
+  int64_t event_retention = 100000;  // keep at least this many events
+  int cache_size_mib = 64;           // page cache per connection
+};
+
+class SqliteUserStore final : public UserStore {
+ public:
+  // Opens (creating if needed, with parent directories) the database at
+  // `path` and migrates its schema to the current version. Fails with
+  // FAILED_PRECONDITION if the file's schema is newer than this binary knows.
+  static absl::StatusOr<std::unique_ptr<SqliteUserStore>> Open(
+      const std::string& path, SqliteOptions options = {});
+
+  ~SqliteUserStore() override;
+  SqliteUserStore(const SqliteUserStore&) = delete;
+  SqliteUserStore& operator=(const SqliteUserStore&) = delete;
+
+  absl::Status Apply(std::span<const Mutation> mutations,
+                     std::vector<absl::StatusOr<Change>>* results) override;
+  absl::StatusOr<UserRecord> Get(int64_t id) override;
+  absl::StatusOr<std::vector<UserRecord>> List(int64_t after_id,
+                                               std::string_view name_prefix,
+                                               int limit) override;
+  absl::StatusOr<std::vector<Change>> ReadEvents(int64_t after_revision,
+                                                 int limit) override;
+  absl::StatusOr<RevisionInfo> Revisions() override;
+  absl::Status Check() override;
+
+  // The schema version this binary writes (PRAGMA user_version).
+  static constexpr int kSchemaVersion = 1;
+
+ private:
+  struct WriteConnection;
+  struct ReadConnection;
+  class ReadLease;
+
+  SqliteUserStore(std::string path, SqliteOptions options,
+                  std::unique_ptr<WriteConnection> writer);
+
+  absl::StatusOr<Change> ApplyOne(const Mutation& m)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
+  absl::StatusOr<ReadLease> AcquireReader();
+  void ReleaseReader(std::unique_ptr<ReadConnection> conn);
+
+  // Constant after construction.
+  const std::string path_;
+  const SqliteOptions options_;
+
+  absl::Mutex write_mu_;
+  std::unique_ptr<WriteConnection> writer_ ABSL_GUARDED_BY(write_mu_);
+  int64_t latest_revision_ ABSL_GUARDED_BY(write_mu_) = 0;
+
+  // Idle read connections. The lock is held only to pop or push a pointer.
+  absl::Mutex pool_mu_;
+  std::vector<std::unique_ptr<ReadConnection>> idle_readers_
+      ABSL_GUARDED_BY(pool_mu_);
+};
+
+}  // namespace users
+
+#endif  // USERS_STORAGE_SQLITE_USER_STORE_H_

@@ -1,0 +1,121 @@
+// The storage interface of the user directory, and the records it stores.
+//
+// A UserStore knows nothing of gRPC or protobuf. Each backend (memory, SQLite;
+// PostgreSQL later) implements every method with the contract written here,
+// and the conformance suite in tests/unit/user_store_test.cc holds each one to
+// it.
+//
+// Thread safety: every method may be called concurrently from any thread.
+// Writes go through Apply only, and the directory calls it from a single
+// writer thread (group commit); backends must still be correct if two Apply
+// calls race, but need not make that fast.
+//
+// Revisions: every committed change gets the next directory-wide revision,
+// written in the same transaction as the change. A multi-replica backend keeps
+// that property by taking revisions from the primary's sequence in the write
+// transaction; reads may then come from replicas at some revision <= latest.
+#ifndef USERS_STORAGE_USER_STORE_H_
+#define USERS_STORAGE_USER_STORE_H_
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+namespace users {
+
+// Microseconds since the Unix epoch.
+using TimeMicros = int64_t;
+
+struct UserRecord {
+  int64_t id = 0;
+  std::string name;
+  std::string email;
+  std::string display_name;
+  int64_t version = 0;
+  TimeMicros create_time = 0;
+  TimeMicros update_time = 0;
+
+  bool operator==(const UserRecord&) const = default;
+};
+
+enum class ChangeType : int { kCreated = 1, kUpdated = 2, kDeleted = 3 };
+
+// One committed change: the user after it (for kDeleted, as it was last).
+struct Change {
+  int64_t revision = 0;
+  ChangeType type = ChangeType::kCreated;
+  UserRecord user;
+};
+
+// Which fields an update writes.
+enum UserField : uint32_t {
+  kFieldName = 1u << 0,
+  kFieldEmail = 1u << 1,
+  kFieldDisplayName = 1u << 2,
+};
+
+// One write. Input is assumed valid (the directory validates); the store
+// enforces only what needs the data: existence, versions and uniqueness.
+struct Mutation {
+  enum class Kind { kCreate, kUpdate, kDelete };
+  Kind kind = Kind::kCreate;
+  // kCreate: name, email, display_name. kUpdate: id plus the new values of
+  // `fields`. kDelete: id.
+  UserRecord user;
+  uint32_t fields = 0;           // kUpdate: UserField bits
+  int64_t expected_version = 0;  // kUpdate, kDelete: 0 means any version
+  TimeMicros now = 0;            // stamped into create_time/update_time
+};
+
+struct RevisionInfo {
+  int64_t latest = 0;  // revision of the last committed change; 0 if none
+  // The oldest revision still in the event log; latest + 1 if the log is
+  // empty. Events older than it were compacted away.
+  int64_t first_available = 1;
+};
+
+class UserStore {
+ public:
+  virtual ~UserStore() = default;
+
+  // Applies `mutations` in order, in one transaction (one durable commit).
+  // Each mutation succeeds or fails on its own; (*results)[i] is then the
+  // committed Change with its revision, or:
+  //   NOT_FOUND       kUpdate/kDelete of an id that does not exist;
+  //   ABORTED         expected_version != 0 and differs from the stored one;
+  //   ALREADY_EXISTS  the name or email (case-insensitive) belongs to another
+  //                   user; the message names the field.
+  // Returns non-OK (UNAVAILABLE, INTERNAL, ...) if the transaction as a whole
+  // failed: then nothing was committed and `results` is unspecified. Once
+  // Apply returns OK, the changes survive a crash of the process.
+  virtual absl::Status Apply(std::span<const Mutation> mutations,
+                             std::vector<absl::StatusOr<Change>>* results) = 0;
+
+  // The user with `id`, or NOT_FOUND.
+  virtual absl::StatusOr<UserRecord> Get(int64_t id) = 0;
+
+  // Up to `limit` users with id > after_id whose name starts with
+  // `name_prefix` (ASCII case-insensitive; empty matches all), ascending by id.
+  virtual absl::StatusOr<std::vector<UserRecord>> List(
+      int64_t after_id, std::string_view name_prefix, int limit) = 0;
+
+  // Up to `limit` logged changes with revision > after_revision, ascending.
+  // Changes older than Revisions().first_available are gone: callers check.
+  virtual absl::StatusOr<std::vector<Change>> ReadEvents(int64_t after_revision,
+                                                         int limit) = 0;
+
+  // The latest committed revision and the oldest one still logged.
+  virtual absl::StatusOr<RevisionInfo> Revisions() = 0;
+
+  // OK if the store can serve reads and writes now; used by health checks.
+  virtual absl::Status Check() = 0;
+};
+
+}  // namespace users
+
+#endif  // USERS_STORAGE_USER_STORE_H_

@@ -1,0 +1,231 @@
+"""The user directory end to end: the real users-server on SQLite, called by
+Python's grpcio and by users-client."""
+import json
+import os
+import signal
+import threading
+import unittest
+
+import grpc
+from google.protobuf import field_mask_pb2
+
+from harness import Server, run_client
+from service_protos import user_pb2, user_pb2_grpc
+from rpc_protos import error_details_pb2, status_pb2
+
+
+def violations(err):
+    """Field violations decoded from grpc-status-details-bin."""
+    for key, value in err.trailing_metadata() or ():
+        if key == "grpc-status-details-bin":
+            st = status_pb2.Status.FromString(value)
+            out = []
+            for d in st.details:
+                br = error_details_pb2.BadRequest()
+                if d.type_url.endswith("google.rpc.BadRequest"):
+                    br.ParseFromString(d.value)
+                    out += [(v.field, v.description) for v in br.field_violations]
+            return out
+    return []
+
+
+class DirectoryEndToEnd(unittest.TestCase):
+    def setUp(self):
+        self.server = Server()
+        self.channel = grpc.insecure_channel(self.server.target)
+        self.stub = user_pb2_grpc.UsersStub(self.channel)
+
+    def tearDown(self):
+        self.channel.close()
+        self.server.__exit__(None, None, None)
+
+    def create(self, name, email=None, display=""):
+        return self.stub.CreateUser(user_pb2.CreateUserRequest(user=user_pb2.User(
+            name=name, email=email or f"{name}@example.com", display_name=display)),
+            timeout=10)
+
+    def code_of(self, fn, *args):
+        with self.assertRaises(grpc.RpcError) as cm:
+            fn(*args)
+        return cm.exception
+
+    def test_crud_through_the_client_binary(self):
+        t = self.server.target
+        r = run_client("create", "--name", "alice", "--email", "alice@example.com",
+                       "--display-name", "Alice", "--json", target=t)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        alice = json.loads(r.stdout)
+        self.assertEqual(alice["name"], "alice")
+        self.assertEqual(alice["version"], "1")
+        uid = alice["id"]
+
+        r = run_client("get", uid, target=t)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn('name: "alice"', r.stdout)
+
+        r = run_client("update", uid, "--display-name", "Alice L.", "--if-version", "1",
+                       "--json", target=t)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(json.loads(r.stdout)["displayName"], "Alice L.")
+
+        r = run_client("update", uid, "--display-name", "x", "--if-version", "1", target=t)
+        self.assertEqual(r.returncode, 1)
+        self.assertTrue(r.stderr.startswith("ABORTED:"), r.stderr)
+
+        r = run_client("create", "--name", "ALICE", "--email", "b@example.com", target=t)
+        self.assertEqual(r.returncode, 1)
+        self.assertTrue(r.stderr.startswith("ALREADY_EXISTS:"), r.stderr)
+        self.assertIn("name", r.stderr)
+
+        r = run_client("create", "--name", "_bad", "--email", "nope", target=t)
+        self.assertEqual(r.returncode, 1)
+        self.assertTrue(r.stderr.startswith("INVALID_ARGUMENT:"), r.stderr)
+        self.assertIn("  user.name: ", r.stderr)
+        self.assertIn("  user.email: ", r.stderr)
+
+        r = run_client("delete", uid, "--if-version", "2", target=t)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        r = run_client("get", uid, target=t)
+        self.assertEqual(r.returncode, 1)
+        self.assertTrue(r.stderr.startswith("NOT_FOUND:"), r.stderr)
+
+    def test_list_all_follows_tokens(self):
+        for i in range(12):
+            self.create(f"p{i:02d}")
+        self.create("other")
+        r = run_client("list", "--prefix", "P", "--page-size", "5", "--all", "--json",
+                       target=self.server.target)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        names = [u["name"] for u in json.loads(r.stdout)["users"]]
+        self.assertEqual(names, [f"p{i:02d}" for i in range(12)])
+
+    def test_every_validation_rule_has_field_violations(self):
+        cases = [
+            (user_pb2.User(name="", email="a@b.co"), "user.name"),
+            (user_pb2.User(name="a" * 65, email="a@b.co"), "user.name"),
+            (user_pb2.User(name="-a", email="a@b.co"), "user.name"),
+            (user_pb2.User(name="a b", email="a@b.co"), "user.name"),
+            (user_pb2.User(name="x'); DROP TABLE users;--", email="a@b.co"), "user.name"),
+            (user_pb2.User(name="ok", email=""), "user.email"),
+            (user_pb2.User(name="ok", email="no-at"), "user.email"),
+            (user_pb2.User(name="ok", email="a@" + "b" * 250 + ".io"), "user.email"),
+            (user_pb2.User(name="ok", email="a@b.co", display_name="x" * 129), "user.display_name"),
+        ]
+        for user, field in cases:
+            err = self.code_of(self.stub.CreateUser, user_pb2.CreateUserRequest(user=user))
+            self.assertEqual(err.code(), grpc.StatusCode.INVALID_ARGUMENT, user)
+            self.assertIn(field, [f for f, _ in violations(err)], user)
+
+        err = self.code_of(self.stub.ListUsers, user_pb2.ListUsersRequest(page_size=-1))
+        self.assertEqual([f for f, _ in violations(err)], ["page_size"])
+        err = self.code_of(self.stub.ListUsers, user_pb2.ListUsersRequest(page_token="junk"))
+        self.assertEqual([f for f, _ in violations(err)], ["page_token"])
+        err = self.code_of(self.stub.GetUser, user_pb2.GetUserRequest(id=0))
+        self.assertEqual([f for f, _ in violations(err)], ["id"])
+        u = self.create("masked")
+        err = self.code_of(self.stub.UpdateUser, user_pb2.UpdateUserRequest(
+            user=user_pb2.User(id=u.id), update_mask=field_mask_pb2.FieldMask(paths=["id"])))
+        self.assertEqual([f for f, _ in violations(err)], ["update_mask"])
+        err = self.code_of(self.stub.DeleteUser, user_pb2.DeleteUserRequest(id=u.id, version=-2))
+        self.assertEqual([f for f, _ in violations(err)], ["version"])
+
+    def test_restart_keeps_the_data(self):
+        u = self.create("keeper", display="Kept")
+        db = [a for a in self.server.cmd if a.endswith("users.db")][0]
+        self.assertEqual(self.server.stop(), 0)
+        with Server(args=["--db", db]) as again:
+            with grpc.insecure_channel(again.target) as ch:
+                got = user_pb2_grpc.UsersStub(ch).GetUser(user_pb2.GetUserRequest(id=u.id))
+        self.assertEqual(got, u)
+
+    def test_concurrent_duplicate_creates_one_wins(self):
+        results = []
+        barrier = threading.Barrier(16)
+
+        def worker(i):
+            barrier.wait()
+            try:
+                self.create("racer", f"racer{i}@example.com")
+                results.append("OK")
+            except grpc.RpcError as e:
+                results.append(e.code().name)
+
+        threads = [threading.Thread(target=worker, args=(i,)) for i in range(16)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        self.assertEqual(results.count("OK"), 1, results)
+        self.assertEqual(results.count("ALREADY_EXISTS"), 15, results)
+
+    def test_paging_under_concurrent_writes(self):
+        stable = [self.create(f"stable{i:03d}").id for i in range(150)]
+        stop = threading.Event()
+
+        def churn():
+            i = 0
+            while not stop.is_set() and i < 2000:
+                u = self.create(f"churn{i}")
+                self.stub.DeleteUser(user_pb2.DeleteUserRequest(id=u.id))
+                i += 1
+
+        t = threading.Thread(target=churn)
+        t.start()
+        seen, token = [], ""
+        try:
+            while True:
+                page = self.stub.ListUsers(user_pb2.ListUsersRequest(page_size=7, page_token=token))
+                seen += [u.id for u in page.users]
+                token = page.next_page_token
+                if not token:
+                    break
+        finally:
+            stop.set()
+            t.join()
+        for uid in stable:
+            self.assertEqual(seen.count(uid), 1, uid)
+        self.assertEqual(seen, sorted(seen))
+
+    def test_kill_9_loses_no_acknowledged_write(self):
+        acked = []
+        lock = threading.Lock()
+        stop = threading.Event()
+
+        def writer(w):
+            i = 0
+            while not stop.is_set():
+                try:
+                    u = self.create(f"w{w}x{i}")
+                except grpc.RpcError:
+                    return  # the server died under us: unacknowledged
+                with lock:
+                    acked.append(u)
+                i += 1
+
+        threads = [threading.Thread(target=writer, args=(w,)) for w in range(8)]
+        for t in threads:
+            t.start()
+        # Kill once a good number of writes were acknowledged.
+        import time
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            with lock:
+                if len(acked) >= 400:
+                    break
+            time.sleep(0.01)
+        self.server.proc.send_signal(signal.SIGKILL)
+        self.server.proc.wait()
+        stop.set()
+        for t in threads:
+            t.join()
+        self.assertGreaterEqual(len(acked), 400)
+        db = [a for a in self.server.cmd if a.endswith("users.db")][0]
+        with Server(args=["--db", db]) as again:
+            with grpc.insecure_channel(again.target) as ch:
+                stub = user_pb2_grpc.UsersStub(ch)
+                for u in acked:
+                    self.assertEqual(stub.GetUser(user_pb2.GetUserRequest(id=u.id)), u)
+
+
+if __name__ == "__main__":
+    unittest.main()

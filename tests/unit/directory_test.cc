@@ -1,0 +1,226 @@
+// The directory's rules through its own API, on the in-memory store: no
+// network, no gRPC.
+#include "directory/directory.h"
+
+#include <future>
+
+#include <gtest/gtest.h>
+
+#include "errors/errors.h"
+#include "storage/memory_user_store.h"
+
+namespace users {
+namespace {
+
+constexpr Deadline kNoDeadline = Deadline::max();
+
+class DirectoryTest : public ::testing::Test {
+ protected:
+  absl::StatusOr<user::User> Create(const std::string& name, const std::string& email,
+                                    const std::string& display = "") {
+    user::CreateUserRequest req;
+    req.mutable_user()->set_name(name);
+    req.mutable_user()->set_email(email);
+    req.mutable_user()->set_display_name(display);
+    std::promise<absl::StatusOr<user::User>> p;
+    directory_.CreateUser(req, kNoDeadline, [&](auto r) { p.set_value(std::move(r)); });
+    return p.get_future().get();
+  }
+  absl::StatusOr<user::User> Update(const user::UpdateUserRequest& req) {
+    std::promise<absl::StatusOr<user::User>> p;
+    directory_.UpdateUser(req, kNoDeadline, [&](auto r) { p.set_value(std::move(r)); });
+    return p.get_future().get();
+  }
+  absl::Status Delete(int64_t id, int64_t version) {
+    user::DeleteUserRequest req;
+    req.set_id(id);
+    req.set_version(version);
+    std::promise<absl::Status> p;
+    directory_.DeleteUser(req, kNoDeadline, [&](auto s) { p.set_value(s); });
+    return p.get_future().get();
+  }
+  absl::StatusOr<user::ListUsersResponse> List(int page_size, const std::string& token,
+                                               const std::string& prefix = "") {
+    user::ListUsersRequest req;
+    req.set_page_size(page_size);
+    req.set_page_token(token);
+    req.set_name_prefix(prefix);
+    user::ListUsersResponse resp;
+    absl::Status s = directory_.ListUsers(req, &resp);
+    if (!s.ok()) return s;
+    return resp;
+  }
+
+  MemoryUserStore store_;
+  GroupCommitter writer_{&store_, nullptr, {}};
+  Directory directory_{&store_, &writer_, {}};
+};
+
+TEST_F(DirectoryTest, CreateThenGet) {
+  auto u = Create("alice", "alice@example.com", "Alice");
+  ASSERT_TRUE(u.ok()) << u.status();
+  EXPECT_GT(u->id(), 0);
+  EXPECT_EQ(u->version(), 1);
+  EXPECT_GT(u->create_time().seconds(), 1600000000);
+  user::GetUserRequest req;
+  req.set_id(u->id());
+  user::User got;
+  ASSERT_TRUE(directory_.GetUser(req, &got).ok());
+  EXPECT_EQ(got.SerializeAsString(), u->SerializeAsString());
+}
+
+TEST_F(DirectoryTest, CreateReportsEveryInvalidField) {
+  auto u = Create("_bad", "nope", std::string("\xff"));
+  EXPECT_EQ(u.status().code(), absl::StatusCode::kInvalidArgument);
+  auto v = GetFieldViolations(u.status());
+  ASSERT_EQ(v.size(), 3u);
+  EXPECT_EQ(v[0].field, "user.name");
+  EXPECT_EQ(v[1].field, "user.email");
+  EXPECT_EQ(v[2].field, "user.display_name");
+}
+
+TEST_F(DirectoryTest, GetRejectsNonPositiveIdAndMissesUnknown) {
+  user::GetUserRequest req;
+  user::User out;
+  EXPECT_EQ(directory_.GetUser(req, &out).code(), absl::StatusCode::kInvalidArgument);
+  req.set_id(77);
+  EXPECT_EQ(directory_.GetUser(req, &out).code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(DirectoryTest, UpdateWithMaskAndVersion) {
+  auto u = Create("alice", "alice@example.com", "Alice");
+  user::UpdateUserRequest req;
+  req.mutable_user()->set_id(u->id());
+  req.mutable_user()->set_display_name("Alice L.");
+  req.mutable_user()->set_name("ignored-not-in-mask");
+  req.mutable_user()->mutable_create_time()->set_seconds(1);  // output only: ignored
+  req.mutable_update_mask()->add_paths("display_name");
+  auto updated = Update(req);
+  ASSERT_TRUE(updated.ok()) << updated.status();
+  EXPECT_EQ(updated->name(), "alice");
+  EXPECT_EQ(updated->display_name(), "Alice L.");
+  EXPECT_EQ(updated->version(), 2);
+  EXPECT_EQ(updated->create_time().seconds(), u->create_time().seconds());
+
+  req.mutable_user()->set_version(1);  // stale
+  EXPECT_EQ(Update(req).status().code(), absl::StatusCode::kAborted);
+  req.mutable_user()->set_version(2);
+  EXPECT_TRUE(Update(req).ok());
+}
+
+TEST_F(DirectoryTest, UpdateEmptyMaskReplacesAllMutableFields) {
+  auto u = Create("alice", "alice@example.com", "Alice");
+  user::UpdateUserRequest req;
+  req.mutable_user()->set_id(u->id());
+  req.mutable_user()->set_name("alicia");
+  req.mutable_user()->set_email("alicia@example.com");
+  auto updated = Update(req);
+  ASSERT_TRUE(updated.ok());
+  EXPECT_EQ(updated->name(), "alicia");
+  EXPECT_EQ(updated->display_name(), "");
+}
+
+TEST_F(DirectoryTest, UpdateUnknownMaskPathIsInvalid) {
+  auto u = Create("alice", "alice@example.com");
+  user::UpdateUserRequest req;
+  req.mutable_user()->set_id(u->id());
+  req.mutable_update_mask()->add_paths("version");
+  auto r = Update(req);
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(GetFieldViolations(r.status())[0].field, "update_mask");
+  req.mutable_user()->set_id(999);
+  req.mutable_update_mask()->Clear();
+  req.mutable_update_mask()->add_paths("display_name");
+  EXPECT_EQ(Update(req).status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(DirectoryTest, DeleteVersions) {
+  auto u = Create("alice", "alice@example.com");
+  EXPECT_EQ(Delete(u->id(), 3).code(), absl::StatusCode::kAborted);
+  EXPECT_EQ(Delete(u->id(), -1).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(Delete(u->id(), 0).ok());
+  EXPECT_EQ(Delete(u->id(), 0).code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(DirectoryTest, ListPagesThroughEveryone) {
+  for (int i = 0; i < 7; ++i) {
+    ASSERT_TRUE(Create("u" + std::to_string(i), "u" + std::to_string(i) + "@x.io").ok());
+  }
+  std::vector<int64_t> seen;
+  std::string token;
+  int pages = 0;
+  do {
+    auto page = List(3, token);
+    ASSERT_TRUE(page.ok()) << page.status();
+    for (const auto& u : page->users()) seen.push_back(u.id());
+    token = page->next_page_token();
+    ++pages;
+  } while (!token.empty());
+  EXPECT_EQ(pages, 3);
+  ASSERT_EQ(seen.size(), 7u);
+  for (size_t i = 1; i < seen.size(); ++i) EXPECT_LT(seen[i - 1], seen[i]);
+}
+
+TEST_F(DirectoryTest, ListPageSizeRules) {
+  for (int i = 0; i < 60; ++i) {
+    ASSERT_TRUE(Create("u" + std::to_string(i), "u" + std::to_string(i) + "@x.io").ok());
+  }
+  EXPECT_EQ(List(0, "")->users_size(), 50);
+  EXPECT_EQ(List(5000, "")->users_size(), 60);
+  EXPECT_EQ(List(60, "")->next_page_token(), "");
+  auto negative = List(-1, "");
+  EXPECT_EQ(negative.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(GetFieldViolations(negative.status())[0].field, "page_size");
+}
+
+TEST_F(DirectoryTest, ListTokenBoundToPrefix) {
+  for (int i = 0; i < 4; ++i) {
+    ASSERT_TRUE(Create("ab" + std::to_string(i), "ab" + std::to_string(i) + "@x.io").ok());
+  }
+  auto first = List(2, "", "ab");
+  ASSERT_FALSE(first->next_page_token().empty());
+  EXPECT_TRUE(List(2, first->next_page_token(), "AB").ok());  // case-insensitive
+  auto other = List(2, first->next_page_token(), "a");
+  EXPECT_EQ(other.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(List(2, "tampered", "ab").status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(DirectoryTest, PagingSkipsNothingUnderConcurrentChanges) {
+  std::vector<int64_t> stable;
+  for (int i = 0; i < 20; ++i) {
+    auto u = Create("s" + std::to_string(i), "s" + std::to_string(i) + "@x.io");
+    if (i % 2 == 0) stable.push_back(u->id());
+    else ASSERT_TRUE(u.ok());
+  }
+  std::vector<int64_t> seen;
+  std::string token;
+  int round = 0;
+  do {
+    auto page = List(3, token);
+    ASSERT_TRUE(page.ok());
+    for (const auto& u : page->users()) seen.push_back(u.id());
+    token = page->next_page_token();
+    // Between pages: delete an odd (unstable) user and create new ones.
+    Delete(2 * round + 2, 0).IgnoreError();
+    ASSERT_TRUE(Create("n" + std::to_string(round), "n" + std::to_string(round) + "@x.io").ok());
+    ++round;
+  } while (!token.empty() && round < 100);
+  for (int64_t id : stable) {
+    EXPECT_EQ(std::count(seen.begin(), seen.end(), id), 1) << id;
+  }
+  for (size_t i = 1; i < seen.size(); ++i) EXPECT_LT(seen[i - 1], seen[i]);
+}
+
+TEST_F(DirectoryTest, PassedDeadlineWritesNothing) {
+  user::CreateUserRequest req;
+  req.mutable_user()->set_name("late");
+  req.mutable_user()->set_email("late@x.io");
+  std::promise<absl::StatusOr<user::User>> p;
+  directory_.CreateUser(req, std::chrono::system_clock::now() - std::chrono::seconds(1),
+                        [&](auto r) { p.set_value(std::move(r)); });
+  EXPECT_EQ(p.get_future().get().status().code(), absl::StatusCode::kDeadlineExceeded);
+  EXPECT_EQ(List(10, "")->users_size(), 0);
+}
+
+}  // namespace
+}  // namespace users

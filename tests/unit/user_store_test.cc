@@ -1,0 +1,306 @@
+// The UserStore contract, run against every backend.
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "storage/memory_user_store.h"
+#include "storage/sqlite_user_store.h"
+
+#include <SQLiteCpp/SQLiteCpp.h>
+#include <unistd.h>
+
+namespace users {
+namespace {
+
+struct Backend {
+  std::string name;
+  // Makes a store over `dir` (a fresh directory); calling it again with the
+  // same dir reopens the same data where the backend persists.
+  std::function<std::unique_ptr<UserStore>(const std::string& dir, int64_t retention)> make;
+  bool persistent;
+};
+
+void PrintTo(const Backend& backend, std::ostream* os) { *os << backend.name; }
+
+Mutation Create(std::string name, std::string email, std::string display = "") {
+  Mutation m;
+  m.kind = Mutation::Kind::kCreate;
+  m.user.name = std::move(name);
+  m.user.email = std::move(email);
+  m.user.display_name = std::move(display);
+  m.now = 1700000000000000;
+  return m;
+}
+
+Mutation Update(int64_t id, uint32_t fields, std::string name, std::string email,
+                int64_t expected_version = 0) {
+  Mutation m;
+  m.kind = Mutation::Kind::kUpdate;
+  m.user.id = id;
+  m.user.name = std::move(name);
+  m.user.email = std::move(email);
+  m.fields = fields;
+  m.expected_version = expected_version;
+  m.now = 1700000001000000;
+  return m;
+}
+
+Mutation Delete(int64_t id, int64_t expected_version = 0) {
+  Mutation m;
+  m.kind = Mutation::Kind::kDelete;
+  m.user.id = id;
+  m.expected_version = expected_version;
+  return m;
+}
+
+class UserStoreTest : public ::testing::TestWithParam<Backend> {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("users-store-test-" + std::to_string(::getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_);
+    store_ = GetParam().make(dir_.string(), 1000);
+  }
+  void TearDown() override {
+    store_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+
+  absl::StatusOr<Change> ApplyOne(Mutation m) {
+    std::vector<absl::StatusOr<Change>> results;
+    absl::Status s = store_->Apply(std::span<const Mutation>(&m, 1), &results);
+    if (!s.ok()) return s;
+    EXPECT_EQ(results.size(), 1u);
+    return results[0];
+  }
+
+  std::filesystem::path dir_;
+  std::unique_ptr<UserStore> store_;
+};
+
+TEST_P(UserStoreTest, CreateAssignsIdVersionTimesAndRevision) {
+  auto c = ApplyOne(Create("alice", "alice@example.com", "Alice"));
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_GT(c->user.id, 0);
+  EXPECT_EQ(c->user.version, 1);
+  EXPECT_EQ(c->user.create_time, 1700000000000000);
+  EXPECT_EQ(c->user.update_time, c->user.create_time);
+  EXPECT_EQ(c->revision, 1);
+  EXPECT_EQ(c->type, ChangeType::kCreated);
+  auto got = store_->Get(c->user.id);
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(*got, c->user);
+}
+
+TEST_P(UserStoreTest, GetUnknownIsNotFound) {
+  EXPECT_EQ(store_->Get(42).status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST_P(UserStoreTest, DuplicateNameOrEmailIsAlreadyExistsNamingTheField) {
+  ASSERT_TRUE(ApplyOne(Create("alice", "alice@example.com")).ok());
+  auto by_name = ApplyOne(Create("ALICE", "other@example.com"));
+  EXPECT_EQ(by_name.status().code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_NE(by_name.status().message().find("name"), absl::string_view::npos);
+  auto by_email = ApplyOne(Create("bob", "Alice@Example.COM"));
+  EXPECT_EQ(by_email.status().code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_NE(by_email.status().message().find("email"), absl::string_view::npos);
+}
+
+TEST_P(UserStoreTest, OddButValidNamesAreStoredAsGiven) {
+  auto c = ApplyOne(Create("x'); DROP TABLE users;--", "a@b.co"));
+  ASSERT_TRUE(c.ok());
+  auto got = store_->Get(c->user.id);
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got->name, "x'); DROP TABLE users;--");
+  EXPECT_TRUE(ApplyOne(Create("y", "y@b.co")).ok());
+}
+
+TEST_P(UserStoreTest, BatchFailuresAreIndependent) {
+  std::vector<Mutation> batch{Create("a", "a@x.io"), Create("A", "b@x.io"),
+                              Create("c", "c@x.io")};
+  std::vector<absl::StatusOr<Change>> results;
+  ASSERT_TRUE(store_->Apply(batch, &results).ok());
+  ASSERT_EQ(results.size(), 3u);
+  EXPECT_TRUE(results[0].ok());
+  EXPECT_EQ(results[1].status().code(), absl::StatusCode::kAlreadyExists);
+  ASSERT_TRUE(results[2].ok());
+  // Revisions are consecutive over successful changes only.
+  EXPECT_EQ(results[2]->revision, results[0]->revision + 1);
+}
+
+TEST_P(UserStoreTest, UpdateChangesOnlyMaskedFieldsAndBumpsVersion) {
+  auto c = ApplyOne(Create("alice", "alice@example.com", "Alice"));
+  ASSERT_TRUE(c.ok());
+  auto u = ApplyOne(Update(c->user.id, kFieldEmail, "ignored", "new@example.com"));
+  ASSERT_TRUE(u.ok()) << u.status();
+  EXPECT_EQ(u->user.name, "alice");
+  EXPECT_EQ(u->user.email, "new@example.com");
+  EXPECT_EQ(u->user.display_name, "Alice");
+  EXPECT_EQ(u->user.version, 2);
+  EXPECT_EQ(u->user.create_time, c->user.create_time);
+  EXPECT_EQ(u->user.update_time, 1700000001000000);
+  EXPECT_EQ(u->type, ChangeType::kUpdated);
+  EXPECT_EQ(*store_->Get(c->user.id), u->user);
+}
+
+TEST_P(UserStoreTest, UpdateVersionMismatchIsAbortedAndChangesNothing) {
+  auto c = ApplyOne(Create("alice", "alice@example.com"));
+  ASSERT_TRUE(c.ok());
+  auto u = ApplyOne(Update(c->user.id, kFieldName, "bob", "", 7));
+  EXPECT_EQ(u.status().code(), absl::StatusCode::kAborted);
+  EXPECT_EQ(store_->Get(c->user.id)->name, "alice");
+  EXPECT_TRUE(ApplyOne(Update(c->user.id, kFieldName, "bob", "", 1)).ok());
+}
+
+TEST_P(UserStoreTest, UpdateToTakenNameIsAlreadyExists) {
+  ASSERT_TRUE(ApplyOne(Create("alice", "alice@example.com")).ok());
+  auto bob = ApplyOne(Create("bob", "bob@example.com"));
+  auto u = ApplyOne(Update(bob->user.id, kFieldName, "Alice", ""));
+  EXPECT_EQ(u.status().code(), absl::StatusCode::kAlreadyExists);
+  // Changing only the case of one's own name is fine.
+  EXPECT_TRUE(ApplyOne(Update(bob->user.id, kFieldName, "BOB", "")).ok());
+}
+
+TEST_P(UserStoreTest, UpdateOrDeleteUnknownIsNotFound) {
+  EXPECT_EQ(ApplyOne(Update(99, kFieldName, "x", "")).status().code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_EQ(ApplyOne(Delete(99)).status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST_P(UserStoreTest, DeleteHonoursVersionAndFreesTheName) {
+  auto c = ApplyOne(Create("alice", "alice@example.com"));
+  EXPECT_EQ(ApplyOne(Delete(c->user.id, 5)).status().code(),
+            absl::StatusCode::kAborted);
+  auto d = ApplyOne(Delete(c->user.id, 1));
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(d->type, ChangeType::kDeleted);
+  EXPECT_EQ(d->user.name, "alice");
+  EXPECT_EQ(store_->Get(c->user.id).status().code(), absl::StatusCode::kNotFound);
+  auto again = ApplyOne(Create("alice", "alice@example.com"));
+  ASSERT_TRUE(again.ok());
+  EXPECT_GT(again->user.id, c->user.id);  // ids are never reused
+}
+
+TEST_P(UserStoreTest, ListPagesByIdWithCaseInsensitivePrefix) {
+  for (auto n : {"anna", "Andy", "bob", "ANT", "a_b", "axb"}) {
+    ASSERT_TRUE(ApplyOne(Create(n, std::string(n) + "@x.io")).ok());
+  }
+  auto all = store_->List(0, "", 100);
+  ASSERT_TRUE(all.ok());
+  ASSERT_EQ(all->size(), 6u);
+  for (size_t i = 1; i < all->size(); ++i) EXPECT_LT((*all)[i - 1].id, (*all)[i].id);
+
+  auto an = store_->List(0, "an", 100);
+  ASSERT_EQ(an->size(), 3u);
+  EXPECT_EQ((*an)[0].name, "anna");
+  EXPECT_EQ((*an)[1].name, "Andy");
+  EXPECT_EQ((*an)[2].name, "ANT");
+  auto page = store_->List((*an)[0].id, "AN", 1);
+  ASSERT_EQ(page->size(), 1u);
+  EXPECT_EQ((*page)[0].name, "Andy");
+  // '_' is a literal in prefixes, not a wildcard.
+  auto underscore = store_->List(0, "a_", 100);
+  ASSERT_EQ(underscore->size(), 1u);
+  EXPECT_EQ((*underscore)[0].name, "a_b");
+}
+
+TEST_P(UserStoreTest, EventsAreLoggedInRevisionOrderAndCompacted) {
+  for (int i = 0; i < 1005; ++i) {
+    ASSERT_TRUE(ApplyOne(Create("u" + std::to_string(i), "u" + std::to_string(i) + "@x.io")).ok());
+  }
+  auto info = store_->Revisions();
+  ASSERT_TRUE(info.ok());
+  EXPECT_EQ(info->latest, 1005);
+  // Retention is 1000 here: at least the last 1000 are kept.
+  EXPECT_LE(info->first_available, 6);
+  EXPECT_GT(info->first_available, 1);
+  auto events = store_->ReadEvents(1000, 10);
+  ASSERT_TRUE(events.ok());
+  ASSERT_EQ(events->size(), 5u);
+  EXPECT_EQ((*events)[0].revision, 1001);
+  EXPECT_EQ((*events)[4].revision, 1005);
+  EXPECT_EQ((*events)[4].user.name, "u1004");
+  EXPECT_EQ((*events)[4].type, ChangeType::kCreated);
+}
+
+TEST_P(UserStoreTest, EmptyStoreRevisions) {
+  auto info = store_->Revisions();
+  ASSERT_TRUE(info.ok());
+  EXPECT_EQ(info->latest, 0);
+  EXPECT_EQ(info->first_available, 1);
+  EXPECT_TRUE(store_->Check().ok());
+}
+
+TEST_P(UserStoreTest, DataSurvivesReopen) {
+  if (!GetParam().persistent) GTEST_SKIP() << "not a persistent backend";
+  auto c = ApplyOne(Create("alice", "alice@example.com"));
+  ASSERT_TRUE(c.ok());
+  store_.reset();
+  store_ = GetParam().make(dir_.string(), 1000);
+  EXPECT_EQ(*store_->Get(c->user.id), c->user);
+  EXPECT_EQ(store_->Revisions()->latest, 1);
+  auto next = ApplyOne(Create("bob", "bob@example.com"));
+  EXPECT_EQ(next->revision, 2);
+}
+
+TEST_P(UserStoreTest, ConcurrentReadersAndAWriter) {
+  auto c = ApplyOne(Create("alice", "alice@example.com"));
+  ASSERT_TRUE(c.ok());
+  std::vector<std::thread> readers;
+  std::atomic<int> failures{0};
+  for (int t = 0; t < 4; ++t) {
+    readers.emplace_back([&] {
+      for (int i = 0; i < 500; ++i) {
+        if (!store_->Get(c->user.id).ok()) ++failures;
+        if (!store_->List(0, "", 10).ok()) ++failures;
+      }
+    });
+  }
+  for (int i = 0; i < 200; ++i) {
+    ASSERT_TRUE(ApplyOne(Create("w" + std::to_string(i), "w" + std::to_string(i) + "@x.io")).ok());
+  }
+  for (auto& t : readers) t.join();
+  EXPECT_EQ(failures.load(), 0);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Backends, UserStoreTest,
+    ::testing::Values(
+        Backend{"memory",
+                [](const std::string&, int64_t retention) -> std::unique_ptr<UserStore> {
+                  return std::make_unique<MemoryUserStore>(retention);
+                },
+                false},
+        Backend{"sqlite",
+                [](const std::string& dir, int64_t retention) -> std::unique_ptr<UserStore> {
+                  SqliteOptions options;
+                  options.event_retention = retention;
+                  auto s = SqliteUserStore::Open(dir + "/users.db", options);
+                  EXPECT_TRUE(s.ok()) << s.status();
+                  return std::move(*s);
+                },
+                true}),
+    [](const auto& info) { return info.param.name; });
+
+TEST(SqliteUserStoreTest, RefusesNewerSchema) {
+  const auto path = std::filesystem::temp_directory_path() /
+                    ("users-schema-" + std::to_string(::getpid()) + ".db");
+  std::filesystem::remove(path);
+  { ASSERT_TRUE(SqliteUserStore::Open(path.string()).ok()); }
+  {
+    SQLite::Database db(path.string(), SQLite::OPEN_READWRITE);
+    db.exec("PRAGMA user_version = 99");
+  }
+  auto s = SqliteUserStore::Open(path.string());
+  EXPECT_EQ(s.status().code(), absl::StatusCode::kFailedPrecondition);
+  std::filesystem::remove(path);
+}
+
+}  // namespace
+}  // namespace users
