@@ -4,11 +4,15 @@
 
 #include <grpcpp/create_channel.h>
 #include <grpcpp/security/credentials.h>
+#include <gmock/gmock.h>
+#include <grpcpp/server_builder.h>
 #include <gtest/gtest.h>
 #include <spdlog/sinks/null_sink.h>
 #include <spdlog/spdlog.h>
 
+#include "directory/directory.h"
 #include "server/users_server.h"
+#include "service/users_service.h"
 #include "service_protos/user.grpc.pb.h"
 
 namespace users {
@@ -70,6 +74,70 @@ TEST_F(ServiceTest, CallerRequestIdIsEchoed) {
   auto it = md.find("x-request-id");
   ASSERT_NE(it, md.end());
   EXPECT_EQ(std::string(it->second.data(), it->second.size()), "trace-42");
+}
+
+}  // namespace
+}  // namespace users
+
+namespace users {
+namespace {
+
+class MockStore : public UserStore {
+ public:
+  MOCK_METHOD(absl::Status, Apply,
+              (std::span<const Mutation>, std::vector<absl::StatusOr<Change>>*),
+              (override));
+  MOCK_METHOD(absl::StatusOr<UserRecord>, Get, (int64_t), (override));
+  MOCK_METHOD(absl::StatusOr<std::vector<UserRecord>>, List,
+              (int64_t, std::string_view, int), (override));
+  MOCK_METHOD(absl::StatusOr<std::vector<Change>>, ReadEvents, (int64_t, int),
+              (override));
+  MOCK_METHOD(absl::StatusOr<RevisionInfo>, Revisions, (), (override));
+  MOCK_METHOD(absl::Status, Check, (), (override));
+};
+
+// A handler whose code throws something that is not an RpcError: the caller
+// gets INTERNAL with a generic message, and the server keeps serving.
+TEST(ServiceErrorBoundaryTest, ThrowingHandlerYieldsInternalAndServerSurvives) {
+  MockStore store;
+  EXPECT_CALL(store, Get(7))
+      .WillRepeatedly([](int64_t) -> absl::StatusOr<UserRecord> {
+        throw std::runtime_error("disk on fire at /secret/path");
+      });
+  EXPECT_CALL(store, Get(8)).WillRepeatedly([](int64_t id) -> absl::StatusOr<UserRecord> {
+    UserRecord r;
+    r.id = id;
+    r.name = "ok";
+    return r;
+  });
+  GroupCommitter writer(&store, nullptr, {});
+  Directory directory(&store, &writer, {});
+  UsersService service(&directory);
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
+  builder.RegisterService(&service);
+  auto server = builder.BuildAndStart();
+  ASSERT_NE(port, 0);
+  auto stub = user::Users::NewStub(grpc::CreateChannel(
+      "127.0.0.1:" + std::to_string(port), grpc::InsecureChannelCredentials()));
+
+  for (int i = 0; i < 3; ++i) {
+    grpc::ClientContext ctx;
+    user::GetUserRequest req;
+    req.set_id(7);
+    user::User resp;
+    grpc::Status s = stub->GetUser(&ctx, req, &resp);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INTERNAL);
+    EXPECT_EQ(s.error_message().find("secret"), std::string::npos);
+
+    grpc::ClientContext ctx2;
+    req.set_id(8);
+    ASSERT_TRUE(stub->GetUser(&ctx2, req, &resp).ok());
+    EXPECT_EQ(resp.name(), "ok");
+  }
+  server->Shutdown();
+  writer.Stop();
 }
 
 }  // namespace
