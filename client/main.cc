@@ -9,7 +9,11 @@
 #include <grpcpp/create_channel.h>
 #include <grpcpp/security/credentials.h>
 
+#include <fstream>
+#include <unistd.h>
+
 #include "client/commands.h"
+#include "client/stream_commands.h"
 
 namespace {
 
@@ -75,8 +79,24 @@ int main(int argc, char** argv) {
   list->add_option("--page-token", page_token, "Continue from this token");
   list->add_flag("--all", all, "Follow page tokens to the end");
 
+  int64_t since = 0;
+  auto* watch = app.add_subcommand("watch", "WatchUsers: print changes until interrupted");
+  watch->add_option("--since", since,
+                    "Replay changes after this revision first (0: from now on)");
+
+  std::string import_file;
+  auto* import = app.add_subcommand(
+      "import", "ImportUsers from CSV (header name,email,display_name) or JSON Lines");
+  import->add_option("FILE", import_file, "Input file; - for stdin")->required();
+
+  std::vector<int64_t> lookup_ids;
+  auto* lookup = app.add_subcommand("lookup", "LookupUsers: ids as arguments or on stdin");
+  lookup->add_option("ID", lookup_ids, "User ids (default: read from stdin, one a line)");
+
   // Options such as --target and --json also work after the subcommand.
-  for (auto* sub : {create, get, update, del, list}) sub->fallthrough();
+  for (auto* sub : {create, get, update, del, list, watch, import, lookup}) {
+    sub->fallthrough();
+  }
   app.require_subcommand(0, 1);
   CLI11_PARSE(app, argc, argv);
   options.timeout =
@@ -98,6 +118,24 @@ int main(int argc, char** argv) {
   if (*list) {
     return users::client::ListUsers(*stub, prefix, page_size, page_token, all,
                                     options, out, err);
+  }
+  if (*watch) return users::client::WatchUsers(*stub, since, options, out, err);
+  if (*import) {
+    std::ifstream file;
+    std::istream* in = &std::cin;
+    if (import_file != "-") {
+      file.open(import_file);
+      if (!file) {
+        err << "cannot open " << import_file << "\n";
+        return 2;
+      }
+      in = &file;
+    }
+    return users::client::ImportUsers(*stub, *in, isatty(STDERR_FILENO) != 0,
+                                      options, out, err);
+  }
+  if (*lookup) {
+    return users::client::LookupUsers(*stub, lookup_ids, std::cin, options, out, err);
   }
   return users::client::ListUser(*stub, id, name, options, std::cout, std::cerr);
 }

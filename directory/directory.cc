@@ -73,6 +73,24 @@ absl::Status Directory::GetUser(const user::GetUserRequest& request,
   return absl::OkStatus();
 }
 
+void Directory::Lookup(int64_t id, user::LookupUsersResponse* out) {
+  out->Clear();
+  out->set_id(id);
+  absl::Status status;
+  if (id <= 0) {
+    status = absl::InvalidArgumentError("id must be a positive user id");
+  } else {
+    auto record = store_->Get(id);
+    if (record.ok()) {
+      ToProto(*record, out->mutable_user());
+      return;
+    }
+    status = record.status();
+  }
+  out->set_code(static_cast<int32_t>(status.code()));
+  out->set_message(std::string(status.message()));
+}
+
 absl::Status Directory::ListUsers(const user::ListUsersRequest& request,
                                   user::ListUsersResponse* out) {
   std::vector<FieldViolation> violations;

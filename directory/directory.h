@@ -55,6 +55,9 @@ class Directory {
   void DeleteUser(const user::DeleteUserRequest& request, Deadline deadline,
                   DeleteDone done);
 
+  // One LookupUsers answer: the user, or a per-item code and message.
+  void Lookup(int64_t id, user::LookupUsersResponse* out);
+
   // Validates `user` for creation; appends violations under `prefix`
   // ("user." for CreateUser). Shared with ImportUsers.
   static void ValidateNewUser(const user::User& user, std::string_view prefix,

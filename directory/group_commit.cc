@@ -83,7 +83,10 @@ void GroupCommitter::CommitBatch(std::vector<Pending>& batch) {
     live.push_back(&p);
     for (auto& m : p.mutations) flat.push_back(std::move(m));
   }
-  if (flat.empty()) return;
+  if (flat.empty()) {
+    for (Pending* p : live) p->done({});  // nothing to write, but answer
+    return;
+  }
 
   Results results;
   absl::Status status = store_->Apply(flat, &results);

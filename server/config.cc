@@ -23,6 +23,11 @@ bool ParseServerConfig(int argc, char** argv, ServerConfig* config,
                  "Keep at least this many change events for WatchUsers")
       ->envname("USERS_EVENT_RETENTION")
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 40));
+  app.add_option("--watch-queue-limit", config->watch_queue_limit,
+                 "Events a WatchUsers stream may fall behind before it is "
+                 "ended with RESOURCE_EXHAUSTED")
+      ->envname("USERS_WATCH_QUEUE_LIMIT")
+      ->check(CLI::Range(size_t{1}, size_t{10000000}));
   app.add_option("--page-token-key", config->page_token_key,
                  "Key that authenticates ListUsers page tokens; the same on "
                  "every replica")

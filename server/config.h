@@ -17,6 +17,8 @@ struct ServerConfig {
   // SQLite file, created on first start; ":memory:" keeps everything in RAM.
   std::string db = "./data/users.db";
   int64_t event_retention = 100000;
+  // A watcher this many events behind is cut off with RESOURCE_EXHAUSTED.
+  size_t watch_queue_limit = 10000;
   std::string page_token_key = "users-service page tokens v1";
   LogFormat log_format = LogFormat::kText;
   std::string log_level = "info";

@@ -34,13 +34,17 @@ absl::Status UsersServer::Start() {
     if (!sqlite.ok()) return sqlite.status();
     store_ = std::move(*sqlite);
   }
-  writer_ = std::make_unique<GroupCommitter>(store_.get(), nullptr,
+  auto revisions = store_->Revisions();
+  if (!revisions.ok()) return revisions.status();
+  hub_ = std::make_unique<WatchHub>(revisions->latest, config_.watch_queue_limit);
+  writer_ = std::make_unique<GroupCommitter>(store_.get(), hub_.get(),
                                              GroupCommitter::Options{});
   Directory::Options directory_options;
   directory_options.page_token_key = config_.page_token_key;
   directory_ = std::make_unique<Directory>(store_.get(), writer_.get(),
                                            directory_options);
-  service_ = std::make_unique<UsersService>(directory_.get(), ServiceOptions{});
+  service_ = std::make_unique<UsersService>(directory_.get(), hub_.get(),
+                                            ServiceOptions{});
   access_log_ = std::make_unique<AccessLog>(access_logger_, config_.log_format);
 
   grpc::ServerBuilder builder;
@@ -58,6 +62,9 @@ absl::Status UsersServer::Start() {
 }
 
 void UsersServer::Shutdown(std::chrono::milliseconds grace) {
+  // Open watch streams end now with UNAVAILABLE, so their clients reconnect
+  // elsewhere instead of holding the drain for the whole grace period.
+  if (hub_) hub_->CloseAll();
   if (server_) server_->Shutdown(std::chrono::system_clock::now() + grace);
 }
 

@@ -14,6 +14,7 @@
 #include "absl/status/status.h"
 #include "directory/directory.h"
 #include "directory/group_commit.h"
+#include "directory/watch_hub.h"
 #include "storage/user_store.h"
 #include "middleware/access_log.h"
 #include "server/config.h"
@@ -46,6 +47,7 @@ class UsersServer {
   // Destroyed in reverse order: the server stops before the writer, the
   // writer before the store.
   std::unique_ptr<UserStore> store_;
+  std::unique_ptr<WatchHub> hub_;
   std::unique_ptr<GroupCommitter> writer_;
   std::unique_ptr<Directory> directory_;
   std::unique_ptr<UsersService> service_;

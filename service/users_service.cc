@@ -1,11 +1,15 @@
 #include "service/users_service.h"
 
 #include "directory/tutorial.h"
+#include "service/stream_reactors.h"
 
 namespace users {
 
-UsersService::UsersService(Directory* directory, ServiceOptions options)
-    : directory_(directory), boundary_(options.status_on_unknown_exception) {}
+UsersService::UsersService(Directory* directory, WatchHub* hub,
+                           ServiceOptions options)
+    : directory_(directory),
+      hub_(hub),
+      boundary_(options.status_on_unknown_exception) {}
 
 grpc::ServerUnaryReactor* UsersService::ListUser(
     grpc::CallbackServerContext* context, const user::UserRequest* request,
@@ -84,6 +88,24 @@ grpc::ServerUnaryReactor* UsersService::DeleteUser(
                              reactor->Finish(ToGrpcStatus(status));
                            });
   });
+}
+
+grpc::ServerWriteReactor<user::UserEvent>* UsersService::WatchUsers(
+    grpc::CallbackServerContext* context, const user::WatchUsersRequest* request) {
+  if (hub_ == nullptr) {
+    return user::Users::CallbackService::WatchUsers(context, request);
+  }
+  return NewWatchReactor(directory_, hub_, *request);
+}
+
+grpc::ServerReadReactor<user::ImportUsersRequest>* UsersService::ImportUsers(
+    grpc::CallbackServerContext* context, user::ImportUsersResponse* response) {
+  return NewImportReactor(directory_, response, context->deadline());
+}
+
+grpc::ServerBidiReactor<user::GetUserRequest, user::LookupUsersResponse>*
+UsersService::LookupUsers(grpc::CallbackServerContext* /*context*/) {
+  return NewLookupReactor(directory_);
 }
 
 }  // namespace users

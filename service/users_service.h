@@ -6,6 +6,7 @@
 #define USERS_SERVICE_USERS_SERVICE_H_
 
 #include "directory/directory.h"
+#include "directory/watch_hub.h"
 #include "service/error_boundary.h"
 #include "service_protos/user.grpc.pb.h"
 
@@ -19,8 +20,10 @@ struct ServiceOptions {
 
 class UsersService final : public user::Users::CallbackService {
  public:
-  // `directory` must outlive the service.
-  UsersService(Directory* directory, ServiceOptions options = {});
+  // `directory` and `hub` must outlive the service; without a hub,
+  // WatchUsers answers UNIMPLEMENTED.
+  UsersService(Directory* directory, WatchHub* hub = nullptr,
+               ServiceOptions options = {});
 
   grpc::ServerUnaryReactor* ListUser(grpc::CallbackServerContext* context,
                                      const user::UserRequest* request,
@@ -42,6 +45,15 @@ class UsersService final : public user::Users::CallbackService {
                                       const user::ListUsersRequest* request,
                                       user::ListUsersResponse* response) override;
 
+  grpc::ServerWriteReactor<user::UserEvent>* WatchUsers(
+      grpc::CallbackServerContext* context,
+      const user::WatchUsersRequest* request) override;
+  grpc::ServerReadReactor<user::ImportUsersRequest>* ImportUsers(
+      grpc::CallbackServerContext* context,
+      user::ImportUsersResponse* response) override;
+  grpc::ServerBidiReactor<user::GetUserRequest, user::LookupUsersResponse>*
+  LookupUsers(grpc::CallbackServerContext* context) override;
+
  private:
   // Runs a write whose result arrives later, on the writer thread.
   template <typename Start>
@@ -49,6 +61,7 @@ class UsersService final : public user::Users::CallbackService {
                                        std::string_view method, Start&& start);
 
   Directory* const directory_;
+  WatchHub* const hub_;
   ErrorBoundary boundary_;
 };
 

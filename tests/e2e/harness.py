@@ -81,6 +81,8 @@ class Server:
 
     def __exit__(self, *exc):
         self.kill()
+        if not self.proc.stdout.closed:
+            self.proc.stdout.close()
         self._stderr.close()
         self.tmp.cleanup()
 

@@ -1,0 +1,32 @@
+// The streaming commands of users-client: watch, import, lookup.
+#ifndef USERS_CLIENT_STREAM_COMMANDS_H_
+#define USERS_CLIENT_STREAM_COMMANDS_H_
+
+#include <istream>
+#include <ostream>
+#include <vector>
+
+#include "client/commands.h"
+
+namespace users::client {
+
+// Prints events as they arrive until the stream ends or the process is
+// interrupted. No deadline applies.
+int WatchUsers(user::Users::StubInterface& stub, int64_t since,
+               const CallOptions& options, std::ostream& out, std::ostream& err);
+
+// Streams users from `in` (CSV or JSON Lines), then prints the summary. With
+// `progress`, draws a progress line on `err`.
+int ImportUsers(user::Users::StubInterface& stub, std::istream& in,
+                bool progress, const CallOptions& options, std::ostream& out,
+                std::ostream& err);
+
+// Looks up `ids` (or, if empty, ids read from `in`, one per line) on one
+// stream; prints each answer in request order. Exit code 1 if any failed.
+int LookupUsers(user::Users::StubInterface& stub, const std::vector<int64_t>& ids,
+                std::istream& in, const CallOptions& options, std::ostream& out,
+                std::ostream& err);
+
+}  // namespace users::client
+
+#endif  // USERS_CLIENT_STREAM_COMMANDS_H_

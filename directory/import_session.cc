@@ -1,0 +1,62 @@
+#include "directory/import_session.h"
+
+#include <utility>
+
+#include "directory/directory.h"
+#include "errors/errors.h"
+
+namespace users {
+
+void ImportSession::Add(const user::User& user) {
+  Entry entry{next_index_++, user.name(), absl::OkStatus()};
+  std::vector<FieldViolation> violations;
+  Directory::ValidateNewUser(user, "user.", &violations);
+  if (!violations.empty()) {
+    std::string message;
+    for (const auto& v : violations) {
+      if (!message.empty()) message += "; ";
+      message += v.field + " " + v.description;
+    }
+    entry.invalid = absl::InvalidArgumentError(message);
+  } else {
+    pending_.mutations.push_back(Directory::NewUserMutation(user));
+  }
+  pending_.entries.push_back(std::move(entry));
+}
+
+ImportSession::Batch ImportSession::TakeBatch() {
+  Batch batch = std::move(pending_);
+  pending_ = Batch{};
+  return batch;
+}
+
+void ImportSession::Count(const Entry& entry, const absl::Status& status) {
+  if (status.ok()) {
+    summary_.set_created(summary_.created() + 1);
+    return;
+  }
+  summary_.set_failed(summary_.failed() + 1);
+  if (summary_.errors_size() < kMaxReportedErrors) {
+    auto* e = summary_.add_errors();
+    e->set_index(entry.index);
+    e->set_name(entry.name);
+    e->set_code(static_cast<int32_t>(status.code()));
+    e->set_message(std::string(status.message()));
+  }
+}
+
+void ImportSession::Record(const Batch& batch,
+                           const GroupCommitter::Results& results) {
+  size_t next_result = 0;
+  for (const auto& entry : batch.entries) {
+    if (!entry.invalid.ok()) {
+      Count(entry, entry.invalid);
+    } else if (next_result < results.size()) {
+      Count(entry, results[next_result++].status());
+    } else {
+      Count(entry, absl::InternalError("lost write result"));
+    }
+  }
+}
+
+}  // namespace users

@@ -1,0 +1,58 @@
+// The bookkeeping of one ImportUsers stream, free of gRPC: validates each
+// user as it arrives, cuts batches for group commit, and tallies the results
+// in input order. Not thread-safe: the stream's reactor serializes calls.
+#ifndef USERS_DIRECTORY_IMPORT_SESSION_H_
+#define USERS_DIRECTORY_IMPORT_SESSION_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "directory/group_commit.h"
+#include "service_protos/user.pb.h"
+
+namespace users {
+
+class ImportSession {
+ public:
+  static constexpr size_t kDefaultBatchSize = 4096;
+  static constexpr int kMaxReportedErrors = 100;
+
+  struct Entry {
+    int64_t index;
+    std::string name;
+    absl::Status invalid;  // non-OK: rejected before the store
+  };
+  struct Batch {
+    std::vector<Entry> entries;       // every user of the batch, in order
+    std::vector<Mutation> mutations;  // the valid ones, in order
+  };
+
+  explicit ImportSession(size_t batch_size = kDefaultBatchSize)
+      : batch_size_(batch_size) {}
+
+  // Takes the next user of the stream.
+  void Add(const user::User& user);
+  bool BatchFull() const { return pending_.entries.size() >= batch_size_; }
+  bool HasPending() const { return !pending_.entries.empty(); }
+  // The users added since the last TakeBatch.
+  Batch TakeBatch();
+  // Tallies a batch whose mutations produced `results` (one per mutation).
+  // Batches must be recorded in the order they were taken.
+  void Record(const Batch& batch, const GroupCommitter::Results& results);
+
+  const user::ImportUsersResponse& summary() const { return summary_; }
+
+ private:
+  void Count(const Entry& entry, const absl::Status& status);
+
+  const size_t batch_size_;
+  int64_t next_index_ = 0;
+  Batch pending_;
+  user::ImportUsersResponse summary_;
+};
+
+}  // namespace users
+
+#endif  // USERS_DIRECTORY_IMPORT_SESSION_H_

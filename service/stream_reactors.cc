@@ -1,0 +1,449 @@
+#include "service/stream_reactors.h"
+
+#include <deque>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "directory/import_session.h"
+#include "service/error_boundary.h"
+
+namespace users {
+namespace {
+
+constexpr int kReplayPage = 256;
+
+// ---- WatchUsers ----
+
+class WatchReactor final : public grpc::ServerWriteReactor<user::UserEvent>,
+                           public Watcher {
+ public:
+  WatchReactor(Directory* directory, WatchHub* hub,
+               const user::WatchUsersRequest& request)
+      : store_(directory->store()), hub_(hub) {
+    const int64_t since = request.since_revision();
+    if (since < 0) {
+      subscription_ = nullptr;
+      FinishOnce(ToGrpcStatus(InvalidArgumentError(
+          "invalid WatchUsers request",
+          {{"since_revision", "must not be negative"}})));
+      return;
+    }
+    // Headers now, so a client knows the watch is established before the
+    // first event, which may be long in coming.
+    StartSendInitialMetadata();
+    subscription_ = std::make_shared<WatchSubscription>(this);
+    const int64_t subscribed_at = hub_->Subscribe(subscription_);
+    {
+      absl::MutexLock lock(&mu_);
+      if (since == 0) {
+        last_sent_ = subscribed_at;  // from now on
+        replaying_ = false;
+      } else {
+        auto revisions = store_->Revisions();
+        if (!revisions.ok()) {
+          finish_ = ToGrpcStatus(revisions.status());
+        } else if (since + 1 < revisions->first_available) {
+          finish_ = OutOfRange(revisions->first_available);
+        }
+        last_sent_ = since;
+        replay_until_ = subscribed_at;
+        replaying_ = since < subscribed_at;
+      }
+    }
+    Pump();
+  }
+
+  void Wake() override {
+    const auto state = subscription_->state();
+    if (state != WatchSubscription::State::kOpen) {
+      // Cut off now, even with a write stuck behind flow control: that is
+      // exactly the watcher that must not hold resources (or a drain).
+      FinishOnce(state == WatchSubscription::State::kClosed ? ShuttingDown()
+                                                            : FellBehind());
+      return;
+    }
+    {
+      absl::MutexLock lock(&mu_);
+      // Replay is driven by OnWriteDone; the writer thread must not do its
+      // store reads.
+      if (replaying_) return;
+    }
+    Pump();
+  }
+
+  void OnWriteDone(bool ok) override {
+    if (!ok) {
+      FinishOnce(grpc::Status(grpc::StatusCode::CANCELLED, "stream broken"));
+      return;
+    }
+    {
+      absl::MutexLock lock(&mu_);
+      writing_ = false;
+    }
+    Pump();
+  }
+
+  void OnCancel() override {
+    FinishOnce(grpc::Status(grpc::StatusCode::CANCELLED, "cancelled"));
+  }
+
+  void OnDone() override {
+    if (subscription_) hub_->Unsubscribe(subscription_);
+    delete this;
+  }
+
+ private:
+  static grpc::Status OutOfRange(int64_t first_available) {
+    return grpc::Status(
+        grpc::StatusCode::OUT_OF_RANGE,
+        "revision compacted; the oldest available is " +
+            std::to_string(first_available) +
+            ": resync with ListUsers and watch from its revision");
+  }
+
+  // Starts the next write if none is in flight, or finishes the stream.
+  void Pump() {
+    std::optional<grpc::Status> finish;
+    {
+      absl::MutexLock lock(&mu_);
+      if (writing_ || finished_) return;
+      if (!finish_.has_value() && NextEvent()) {
+        writing_ = true;
+      } else if (finish_.has_value()) {
+        finish = finish_;
+      } else {
+        return;  // idle until woken
+      }
+    }
+    if (finish.has_value()) {
+      FinishOnce(*finish);
+    } else {
+      StartWrite(&event_);
+    }
+  }
+
+  // Fills event_ with the next event to send; false if there is none now.
+  bool NextEvent() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    for (;;) {
+      if (replaying_) {
+        if (subscription_->state() == WatchSubscription::State::kClosed) {
+          finish_ = ShuttingDown();
+          return false;
+        }
+        if (replay_.empty()) {
+          auto page = store_->ReadEvents(last_sent_, kReplayPage);
+          if (!page.ok()) {
+            finish_ = ToGrpcStatus(page.status());
+            return false;
+          }
+          if (!page->empty() && page->front().revision != last_sent_ + 1) {
+            // Compacted while we replayed: the client must resync.
+            auto revisions = store_->Revisions();
+            finish_ = OutOfRange(revisions.ok() ? revisions->first_available
+                                                : page->front().revision);
+            return false;
+          }
+          for (auto& c : *page) {
+            if (c.revision <= replay_until_) replay_.push_back(std::move(c));
+          }
+          if (replay_.empty()) {
+            replaying_ = false;
+            continue;
+          }
+        }
+        Fill(replay_.front());
+        replay_.pop_front();
+        return true;
+      }
+      WatchSubscription::State state;
+      auto live = subscription_->Pop(&state);
+      if (state == WatchSubscription::State::kOverflowed) {
+        finish_ = FellBehindLocked();
+        return false;
+      }
+      if (state == WatchSubscription::State::kClosed) {
+        finish_ = ShuttingDown();
+        return false;
+      }
+      if (!live) return false;
+      if (live->revision <= last_sent_) continue;  // already replayed
+      Fill(*live);
+      return true;
+    }
+  }
+
+  grpc::Status FellBehind() {
+    absl::MutexLock lock(&mu_);
+    return FellBehindLocked();
+  }
+  grpc::Status FellBehindLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return grpc::Status(
+        grpc::StatusCode::RESOURCE_EXHAUSTED,
+        "watcher fell too far behind; resume with since_revision=" +
+            std::to_string(last_sent_));
+  }
+
+  static grpc::Status ShuttingDown() {
+    return grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                        "server is shutting down; reconnect and resume");
+  }
+
+  void Fill(const Change& c) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    event_.set_type(ToProto(c.type));
+    event_.set_revision(c.revision);
+    ToProto(c.user, event_.mutable_user());
+    last_sent_ = c.revision;
+  }
+
+  void FinishOnce(const grpc::Status& status) {
+    {
+      absl::MutexLock lock(&mu_);
+      if (finished_) return;
+      finished_ = true;
+    }
+    Finish(status);
+  }
+
+  UserStore* const store_;
+  WatchHub* const hub_;
+  std::shared_ptr<WatchSubscription> subscription_;
+
+  absl::Mutex mu_;
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;
+  std::optional<grpc::Status> finish_ ABSL_GUARDED_BY(mu_);
+  bool replaying_ ABSL_GUARDED_BY(mu_) = false;
+  int64_t replay_until_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t last_sent_ ABSL_GUARDED_BY(mu_) = 0;
+  std::deque<Change> replay_ ABSL_GUARDED_BY(mu_);
+  user::UserEvent event_;  // owned by the write in flight
+};
+
+// ---- ImportUsers ----
+
+class ImportReactor final
+    : public grpc::ServerReadReactor<user::ImportUsersRequest> {
+ public:
+  ImportReactor(Directory* directory, user::ImportUsersResponse* response,
+                Deadline deadline)
+      : directory_(directory), response_(response), deadline_(deadline) {
+    StartRead(&request_);
+  }
+
+  void OnReadDone(bool ok) override {
+    Action action;
+    {
+      absl::MutexLock lock(&mu_);
+      if (!ok) {
+        // End of stream, or the stream broke: commit what was received (each
+        // batch is one transaction, so nothing is ever half-written).
+        reading_done_ = true;
+        action = NextAfterReading();
+      } else {
+        session_.Add(request_.user());
+        if (!session_.BatchFull()) {
+          action.read = true;
+        } else if (!in_flight_) {
+          action.batch = session_.TakeBatch();
+          action.submit = in_flight_ = true;
+          action.read = true;
+        } else {
+          paused_ = true;  // one batch commits while the next fills
+        }
+      }
+    }
+    Act(std::move(action));
+  }
+
+  void OnDone() override { delete this; }
+
+ private:
+  struct Action {
+    bool submit = false, read = false, finish = false;
+    ImportSession::Batch batch;
+  };
+
+  Action NextAfterReading() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    Action action;
+    if (in_flight_) return action;  // the commit callback continues
+    if (session_.HasPending()) {
+      action.batch = session_.TakeBatch();
+      action.submit = in_flight_ = true;
+    } else {
+      action.finish = true;
+      *response_ = session_.summary();
+    }
+    return action;
+  }
+
+  void Act(Action action) {
+    if (action.submit) Submit(std::move(action.batch));
+    if (action.read) StartRead(&request_);
+    if (action.finish) Finish(grpc::Status::OK);
+  }
+
+  void Submit(ImportSession::Batch batch) {
+    auto shared = std::make_shared<ImportSession::Batch>(std::move(batch));
+    std::vector<Mutation> mutations = std::move(shared->mutations);
+    directory_->writer()->Submit(
+        std::move(mutations), deadline_,
+        [this, shared](GroupCommitter::Results results) {
+          OnCommitted(*shared, results);
+        });
+  }
+
+  // On the writer thread.
+  void OnCommitted(const ImportSession::Batch& batch,
+                   const GroupCommitter::Results& results) {
+    Action action;
+    {
+      absl::MutexLock lock(&mu_);
+      session_.Record(batch, results);
+      in_flight_ = false;
+      if (paused_) {
+        paused_ = false;
+        action.batch = session_.TakeBatch();
+        action.submit = in_flight_ = true;
+        action.read = true;
+      } else if (reading_done_) {
+        action = NextAfterReading();
+      }
+    }
+    Act(std::move(action));
+  }
+
+  Directory* const directory_;
+  user::ImportUsersResponse* const response_;
+  const Deadline deadline_;
+  user::ImportUsersRequest request_;  // owned by the read in flight
+
+  absl::Mutex mu_;
+  ImportSession session_ ABSL_GUARDED_BY(mu_);
+  bool in_flight_ ABSL_GUARDED_BY(mu_) = false;
+  bool paused_ ABSL_GUARDED_BY(mu_) = false;
+  bool reading_done_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+// ---- LookupUsers ----
+
+class LookupReactor final
+    : public grpc::ServerBidiReactor<user::GetUserRequest,
+                                     user::LookupUsersResponse> {
+ public:
+  explicit LookupReactor(Directory* directory) : directory_(directory) {
+    StartRead(&request_);
+  }
+
+  void OnReadDone(bool ok) override {
+    bool read = false, write = false, finish = false;
+    bool hint = false;
+    {
+      absl::MutexLock lock(&mu_);
+      if (!ok) {
+        reading_done_ = true;
+        finish = !writing_ && pending_.empty() && !finished_;
+        finished_ = finished_ || finish;
+      } else {
+        pending_.emplace_back();
+        directory_->Lookup(request_.id(), &pending_.back());
+        if (!writing_) {
+          writing_ = write = true;
+          hint = pending_.size() > 1;
+        }
+        if (pending_.size() < kMaxQueued) {
+          read = true;
+        } else {
+          paused_ = true;  // the client reads slowly: stop reading too
+        }
+      }
+    }
+    if (write) WriteFront(hint);
+    if (read) StartRead(&request_);
+    if (finish) Finish(grpc::Status::OK);
+  }
+
+  void OnWriteDone(bool ok) override {
+    bool read = false, write = false, finish = false, hint = false;
+    grpc::Status status = grpc::Status::OK;
+    {
+      absl::MutexLock lock(&mu_);
+      if (!ok) {
+        status = grpc::Status(grpc::StatusCode::CANCELLED, "stream broken");
+        // The client is gone. Stop writing; the outstanding read (if any)
+        // fails too, and OnDone follows once both are done.
+        writing_ = false;
+        pending_.clear();
+        if (finished_) return;
+        finished_ = true;
+        finish = true;
+      } else {
+        pending_.pop_front();
+        if (!pending_.empty()) {
+          write = true;
+          hint = pending_.size() > 1;
+        } else {
+          writing_ = false;
+          finish = reading_done_ && !finished_;
+          finished_ = finished_ || finish;
+        }
+      }
+      if (paused_ && pending_.size() < kMaxQueued / 2) {
+        paused_ = false;
+        read = true;
+      }
+    }
+    if (write) WriteFront(hint);
+    if (read) StartRead(&request_);
+    if (finish) Finish(status);
+  }
+
+  void OnDone() override { delete this; }
+
+ private:
+  static constexpr size_t kMaxQueued = 256;
+
+  void WriteFront(bool more_follow) {
+    user::LookupUsersResponse* front;
+    {
+      absl::MutexLock lock(&mu_);
+      front = &pending_.front();  // deque keeps it in place until popped
+    }
+    // While more answers are queued, let gRPC coalesce them into one send.
+    grpc::WriteOptions options;
+    if (more_follow) options.set_buffer_hint();
+    StartWrite(front, options);
+  }
+
+  Directory* const directory_;
+  user::GetUserRequest request_;  // owned by the read in flight
+
+  absl::Mutex mu_;
+  std::deque<user::LookupUsersResponse> pending_ ABSL_GUARDED_BY(mu_);
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;
+  bool paused_ ABSL_GUARDED_BY(mu_) = false;
+  bool reading_done_ ABSL_GUARDED_BY(mu_) = false;
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+}  // namespace
+
+grpc::ServerWriteReactor<user::UserEvent>* NewWatchReactor(
+    Directory* directory, WatchHub* hub, const user::WatchUsersRequest& request) {
+  return new WatchReactor(directory, hub, request);
+}
+
+grpc::ServerReadReactor<user::ImportUsersRequest>* NewImportReactor(
+    Directory* directory, user::ImportUsersResponse* response, Deadline deadline) {
+  return new ImportReactor(directory, response, deadline);
+}
+
+grpc::ServerBidiReactor<user::GetUserRequest, user::LookupUsersResponse>*
+NewLookupReactor(Directory* directory) {
+  return new LookupReactor(directory);
+}
+
+}  // namespace users

@@ -1,0 +1,32 @@
+// Callback-API reactors for the three streaming RPCs. None of them blocks a
+// gRPC thread: reads from the store are short and inline, writes go through
+// group commit, and every wait for the peer is a pending Start* operation.
+//
+// Each reactor keeps its own state under its own mutex, and calls Start*/
+// Finish with that mutex released, because gRPC may run a reaction inline.
+#ifndef USERS_SERVICE_STREAM_REACTORS_H_
+#define USERS_SERVICE_STREAM_REACTORS_H_
+
+#include <grpcpp/support/server_callback.h>
+
+#include "directory/directory.h"
+#include "directory/watch_hub.h"
+#include "service_protos/user.pb.h"
+
+namespace users {
+
+// WatchUsers: replay from the stored log, then live events from the hub.
+grpc::ServerWriteReactor<user::UserEvent>* NewWatchReactor(
+    Directory* directory, WatchHub* hub, const user::WatchUsersRequest& request);
+
+// ImportUsers: batches of users through group commit, a summary at the end.
+grpc::ServerReadReactor<user::ImportUsersRequest>* NewImportReactor(
+    Directory* directory, user::ImportUsersResponse* response, Deadline deadline);
+
+// LookupUsers: one answer per id, in request order, pipelined.
+grpc::ServerBidiReactor<user::GetUserRequest, user::LookupUsersResponse>*
+NewLookupReactor(Directory* directory);
+
+}  // namespace users
+
+#endif  // USERS_SERVICE_STREAM_REACTORS_H_

@@ -1,0 +1,304 @@
+"""WatchUsers, ImportUsers and LookupUsers end to end against users-server."""
+import json
+import os
+import tempfile
+import threading
+import time
+import unittest
+
+import grpc
+
+from harness import Server, run_client
+from service_protos import user_pb2, user_pb2_grpc
+
+
+def new_user(name):
+    return user_pb2.User(name=name, email=f"{name}@example.com")
+
+
+class StreamingEndToEnd(unittest.TestCase):
+    server_args = []
+
+    def setUp(self):
+        self.server = Server(args=self.server_args)
+        self.channel = grpc.insecure_channel(self.server.target)
+        self.stub = user_pb2_grpc.UsersStub(self.channel)
+
+    def tearDown(self):
+        self.channel.close()
+        self.server.__exit__(None, None, None)
+
+    def create(self, name):
+        return self.stub.CreateUser(user_pb2.CreateUserRequest(user=new_user(name)), timeout=10)
+
+    def import_users(self, users, **kw):
+        return self.stub.ImportUsers(
+            (user_pb2.ImportUsersRequest(user=u) for u in users), timeout=120, **kw)
+
+    # ---- WatchUsers ----
+
+    def test_replay_then_live_under_concurrent_writers(self):
+        for i in range(30):
+            self.create(f"pre{i}")
+        stop = threading.Event()
+        created = []
+
+        def writer(w):
+            i = 0
+            while not stop.is_set() and i < 300:
+                created.append(self.create(f"w{w}n{i}"))
+                i += 1
+
+        threads = [threading.Thread(target=writer, args=(w,)) for w in range(4)]
+        for t in threads:
+            t.start()
+        time.sleep(0)  # let writers race with the subscription below
+        stream = self.stub.WatchUsers(user_pb2.WatchUsersRequest(since_revision=5), timeout=60)
+        revisions = []
+        try:
+            for t in threads:
+                t.join()
+            final = 30 + len(created)
+            for event in stream:
+                revisions.append(event.revision)
+                self.assertEqual(event.type, user_pb2.UserEvent.CREATED)
+                if event.revision >= final:
+                    break
+        finally:
+            stop.set()
+            stream.cancel()
+        self.assertEqual(revisions, list(range(6, final + 1)))
+
+    def test_resume_after_disconnect(self):
+        for i in range(10):
+            self.create(f"a{i}")
+        stream = self.stub.WatchUsers(user_pb2.WatchUsersRequest(since_revision=2), timeout=30)
+        got = []
+        for event in stream:
+            got.append(event.revision)
+            if len(got) == 4:
+                break
+        stream.cancel()
+        for i in range(5):
+            self.create(f"b{i}")
+        stream = self.stub.WatchUsers(user_pb2.WatchUsersRequest(since_revision=got[-1]), timeout=30)
+        for event in stream:
+            got.append(event.revision)
+            if event.revision == 15:
+                break
+        stream.cancel()
+        self.assertEqual(got, list(range(3, 16)))
+
+    def test_since_zero_is_from_now_on(self):
+        self.create("old")
+        stream = self.stub.WatchUsers(user_pb2.WatchUsersRequest(since_revision=0), timeout=30)
+        # The stream exists once the server has sent headers; then write.
+        stream.initial_metadata()
+        self.create("new")
+        event = next(stream)
+        stream.cancel()
+        self.assertEqual(event.user.name, "new")
+        self.assertEqual(event.revision, 2)
+
+    def test_update_and_delete_events(self):
+        u = self.create("changer")
+        stream = self.stub.WatchUsers(user_pb2.WatchUsersRequest(since_revision=1), timeout=30)
+        self.stub.UpdateUser(user_pb2.UpdateUserRequest(user=user_pb2.User(
+            id=u.id, name="changer", email="c2@example.com")))
+        self.stub.DeleteUser(user_pb2.DeleteUserRequest(id=u.id))
+        events = [next(stream), next(stream)]
+        stream.cancel()
+        self.assertEqual([e.type for e in events],
+                         [user_pb2.UserEvent.UPDATED, user_pb2.UserEvent.DELETED])
+        self.assertEqual(events[0].user.email, "c2@example.com")
+        self.assertEqual(events[1].user.version, 2)
+
+    def test_negative_since_is_invalid(self):
+        with self.assertRaises(grpc.RpcError) as cm:
+            next(self.stub.WatchUsers(user_pb2.WatchUsersRequest(since_revision=-1), timeout=10))
+        self.assertEqual(cm.exception.code(), grpc.StatusCode.INVALID_ARGUMENT)
+
+    # ---- ImportUsers ----
+
+    def test_import_with_bad_rows(self):
+        self.create("taken")
+        users = [new_user(f"imp{i}") for i in range(10000)]
+        users[10] = user_pb2.User(name="_bad", email="x@example.com")
+        users[500] = new_user("TAKEN")
+        users[9000] = user_pb2.User(name="noemail", email="nope")
+        reply = self.import_users(users)
+        self.assertEqual(reply.created, 9997)
+        self.assertEqual(reply.failed, 3)
+        self.assertEqual([(e.index, e.name, e.code) for e in reply.errors],
+                         [(10, "_bad", 3), (500, "TAKEN", 6), (9000, "noemail", 3)])
+        self.assertIn("user.name", reply.errors[0].message)
+        page = self.stub.ListUsers(user_pb2.ListUsersRequest(page_size=1000, name_prefix="imp"))
+        self.assertEqual(len(page.users), 1000)
+
+    def test_import_reports_at_most_100_errors(self):
+        reply = self.import_users([user_pb2.User(name="_", email="x")] * 150)
+        self.assertEqual(reply.failed, 150)
+        self.assertEqual(len(reply.errors), 100)
+        self.assertEqual(reply.errors[99].index, 99)
+
+    def test_cancelled_import_keeps_a_prefix_in_whole(self):
+        sent = []
+        done = threading.Event()
+
+        def gen():
+            for i in range(200000):
+                if done.is_set():
+                    return
+                sent.append(f"c{i}")
+                yield user_pb2.ImportUsersRequest(user=new_user(f"c{i}"))
+
+        future = self.stub.ImportUsers.future(gen(), timeout=120)
+        deadline = time.monotonic() + 30
+        while len(sent) < 20000 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        future.cancel()
+        done.set()
+        with self.assertRaises(grpc.FutureCancelledError):
+            future.result()
+        # Wait for the server to finish committing what it received.
+        names, token = [], ""
+        stable_since = time.monotonic()
+        last = -1
+        while time.monotonic() - stable_since < 1.0:
+            names, token = [], ""
+            while True:
+                page = self.stub.ListUsers(user_pb2.ListUsersRequest(
+                    page_size=1000, page_token=token, name_prefix="c"))
+                names += [u.name for u in page.users]
+                token = page.next_page_token
+                if not token:
+                    break
+            if len(names) != last:
+                last, stable_since = len(names), time.monotonic()
+            time.sleep(0.1)
+        self.assertGreater(len(names), 0)
+        self.assertEqual(names, sent[:len(names)])
+
+    # ---- LookupUsers ----
+
+    def test_lookup_in_order_with_per_item_errors(self):
+        a, b = self.create("la"), self.create("lb")
+        ids = [a.id, 999999, b.id, -1, a.id]
+        replies = list(self.stub.LookupUsers(
+            iter([user_pb2.GetUserRequest(id=i) for i in ids]), timeout=30))
+        self.assertEqual([r.id for r in replies], ids)
+        self.assertEqual([r.code for r in replies], [0, 5, 0, 3, 0])
+        self.assertEqual(replies[0].user, a)
+        self.assertEqual(replies[2].user.name, "lb")
+        self.assertIn("not found", replies[1].message)
+
+    def test_lookup_many_pipelined(self):
+        u = self.create("many")
+        n = 20000
+        replies = self.stub.LookupUsers(
+            (user_pb2.GetUserRequest(id=u.id if i % 2 else 10**9 + i) for i in range(n)),
+            timeout=60)
+        count = 0
+        for i, r in enumerate(replies):
+            self.assertEqual(r.id, u.id if i % 2 else 10**9 + i)
+            count += 1
+        self.assertEqual(count, n)
+
+    # ---- users-client ----
+
+    def test_client_import_lookup_watch(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            csv = os.path.join(tmp, "users.csv")
+            with open(csv, "w") as f:
+                f.write("name,email,display_name\n")
+                f.write('ann,ann@example.com,"Ann, the first"\n')
+                f.write("bob,bob@example.com,\n")
+                f.write("_bad,bad@example.com,\n")
+            r = run_client("import", csv, "--json", target=self.server.target)
+            self.assertEqual(r.returncode, 1, r.stderr)  # one row failed
+            summary = json.loads(r.stdout)
+            self.assertEqual(summary["created"], "2")
+            self.assertEqual(summary["failed"], "1")
+            jl = os.path.join(tmp, "users.jsonl")
+            with open(jl, "w") as f:
+                f.write('{"name": "cy", "email": "cy@example.com", "display_name": "Cy"}\n')
+            r = run_client("import", jl, target=self.server.target)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertIn("created: 1", r.stdout)
+
+        r = run_client("lookup", "--json", target=self.server.target, input="1\n77\n3\n")
+        self.assertEqual(r.returncode, 1)  # 77 is not found
+        lines = [json.loads(l) for l in r.stdout.splitlines()]
+        self.assertEqual([l["id"] for l in lines], ["1", "77", "3"])
+        self.assertEqual(lines[0]["user"]["displayName"], "Ann, the first")
+        self.assertEqual(lines[1]["code"], 5)
+        self.assertEqual(lines[2]["user"]["name"], "cy")
+
+        import subprocess
+        from harness import CLIENT_BIN
+        p = subprocess.Popen([CLIENT_BIN, "--target", self.server.target, "watch",
+                              "--since", "1", "--json"], stdout=subprocess.PIPE, text=True)
+        try:
+            first = json.loads(p.stdout.readline())
+            second = json.loads(p.stdout.readline())
+        finally:
+            p.kill()
+            p.wait()
+            p.stdout.close()
+        self.assertEqual((first["revision"], first["user"]["name"]), ("2", "bob"))
+        self.assertEqual((second["revision"], second["user"]["name"]), ("3", "cy"))
+
+
+class CompactionEndToEnd(StreamingEndToEnd):
+    server_args = ["--event-retention", "5"]
+
+    def test_compacted_revision_is_out_of_range(self):
+        for i in range(20):
+            self.create(f"x{i}")
+        with self.assertRaises(grpc.RpcError) as cm:
+            next(self.stub.WatchUsers(user_pb2.WatchUsersRequest(since_revision=1), timeout=10))
+        self.assertEqual(cm.exception.code(), grpc.StatusCode.OUT_OF_RANGE)
+        self.assertIn("oldest available is 16", cm.exception.details())
+        # Within the retained window, replay works.
+        stream = self.stub.WatchUsers(user_pb2.WatchUsersRequest(since_revision=15), timeout=10)
+        self.assertEqual(next(stream).revision, 16)
+        stream.cancel()
+
+
+# Only the compaction test needs the small retention.
+for name in [n for n in dir(StreamingEndToEnd) if n.startswith("test_")]:
+    setattr(CompactionEndToEnd, name, None)
+
+
+class SlowWatcherEndToEnd(unittest.TestCase):
+    def test_slow_watcher_is_cut_off_and_can_resume(self):
+        with Server(args=["--watch-queue-limit", "100", "--event-retention", "1000000"]) as server, \
+                grpc.insecure_channel(server.target) as channel:
+            stub = user_pb2_grpc.UsersStub(channel)
+            stream = stub.WatchUsers(user_pb2.WatchUsersRequest(since_revision=0), timeout=120)
+            stream.initial_metadata()
+            # Write far more than the transport's buffers hold while the
+            # watcher reads nothing.
+            total = 0
+            for batch in range(40):
+                reply = stub.ImportUsers(
+                    (user_pb2.ImportUsersRequest(user=new_user(f"s{batch}x{i}"))
+                     for i in range(5000)), timeout=120)
+                total += reply.created
+            last = 0
+            with self.assertRaises(grpc.RpcError) as cm:
+                for event in stream:
+                    last = event.revision
+            self.assertEqual(cm.exception.code(), grpc.StatusCode.RESOURCE_EXHAUSTED)
+            # The message names the last revision the server wrote; the
+            # client resumes from the last one it read.
+            self.assertIn("since_revision=", cm.exception.details())
+            self.assertGreater(last, 0)
+            self.assertLess(last, total)
+            resumed = stub.WatchUsers(user_pb2.WatchUsersRequest(since_revision=last), timeout=30)
+            self.assertEqual(next(resumed).revision, last + 1)
+            resumed.cancel()
+
+
+if __name__ == "__main__":
+    unittest.main()
