@@ -10,6 +10,7 @@
 #include <grpcpp/security/credentials.h>
 
 #include <fstream>
+#include <sstream>
 #include <unistd.h>
 
 #include "client/commands.h"
@@ -47,6 +48,18 @@ int main(int argc, char** argv) {
       ->check(CLI::NonNegativeNumber);
   app.add_flag("--json", options.json, "Print protobuf's JSON mapping");
   app.add_option("--request-id", options.request_id, "x-request-id to send");
+  app.add_option("--token", options.token, "Bearer token sent as 'authorization'")
+      ->envname("USERS_TOKEN");
+  std::string tls_ca, tls_cert, tls_key;
+  app.add_option("--tls-ca", tls_ca, "CA bundle (PEM) to verify the server; enables TLS")
+      ->envname("USERS_TLS_CA")
+      ->check(CLI::ExistingFile);
+  app.add_option("--tls-cert", tls_cert, "Client certificate (PEM) for mutual TLS")
+      ->envname("USERS_TLS_CLIENT_CERT")
+      ->check(CLI::ExistingFile);
+  app.add_option("--tls-key", tls_key, "Client private key (PEM) for mutual TLS")
+      ->envname("USERS_TLS_CLIENT_KEY")
+      ->check(CLI::ExistingFile);
 
   users::client::UserFields create_fields;
   auto* create = app.add_subcommand("create", "CreateUser");
@@ -102,7 +115,23 @@ int main(int argc, char** argv) {
   options.timeout =
       std::chrono::milliseconds(static_cast<int64_t>(timeout_s * 1000));
 
-  auto channel = grpc::CreateChannel(target, grpc::InsecureChannelCredentials());
+  std::shared_ptr<grpc::ChannelCredentials> credentials;
+  if (tls_ca.empty() && tls_cert.empty()) {
+    credentials = grpc::InsecureChannelCredentials();
+  } else {
+    auto read = [](const std::string& path) {
+      std::ifstream in(path);
+      std::stringstream buffer;
+      buffer << in.rdbuf();
+      return buffer.str();
+    };
+    grpc::SslCredentialsOptions ssl;
+    if (!tls_ca.empty()) ssl.pem_root_certs = read(tls_ca);
+    if (!tls_cert.empty()) ssl.pem_cert_chain = read(tls_cert);
+    if (!tls_key.empty()) ssl.pem_private_key = read(tls_key);
+    credentials = grpc::SslCredentials(ssl);
+  }
+  auto channel = grpc::CreateChannel(target, credentials);
   auto stub = user::Users::NewStub(channel);
   auto& out = std::cout;
   auto& err = std::cerr;

@@ -65,20 +65,19 @@ int ImportUsers(user::Users::StubInterface& stub, std::istream& in,
       }
     }
   }
-  if (!read_error.ok()) {
-    // Stop here: what was sent is committed in whole batches by the server.
-    context->TryCancel();
-  } else {
-    writer->WritesDone();
-  }
+  // Also on a bad input line: end the stream cleanly so that every row sent
+  // before it is committed (a cancel would drop the client's buffered rows).
+  writer->WritesDone();
   grpc::Status status = writer->Finish();
   if (progress) err << "\rimporting: " << sent << " users sent\n";
-  if (!read_error.ok()) {
-    err << "INVALID_ARGUMENT: " << read_error.message() << "\n";
-    return 1;
-  }
   if (!status.ok()) {
     PrintError(status, err);
+    return 1;
+  }
+  if (!read_error.ok()) {
+    PrintMessage(response, options.json, out);
+    err << "INVALID_ARGUMENT: " << read_error.message()
+        << " (import stopped there; the rows before it were committed)\n";
     return 1;
   }
   PrintMessage(response, options.json, out);

@@ -8,47 +8,109 @@ namespace users {
 
 bool ParseServerConfig(int argc, char** argv, ServerConfig* config,
                        int* exit_code) {
-  CLI::App app{"users-server: the Users gRPC service"};
+  CLI::App app{
+      "users-server: the Users gRPC service.\n"
+      "Every option can also be set through the environment variable shown."};
   app.option_defaults()->always_capture_default();
-  app.add_option("--host", config->host, "Address to listen on")
-      ->envname("USERS_HOST");
-  app.add_option("--port", config->port, "Port to listen on; 0 picks a free one")
+  auto* c = config;
+
+  app.add_option("--host", c->host, "Address to listen on")->envname("USERS_HOST");
+  app.add_option("--port", c->port, "Port to listen on; 0 picks a free one")
       ->envname("USERS_PORT")
       ->check(CLI::Range(0, 65535));
-  app.add_option("--db", config->db,
+
+  app.add_option("--db", c->db,
                  "SQLite database file (created with its schema on first "
                  "start), or :memory: for an in-memory store")
       ->envname("USERS_DB");
-  app.add_option("--event-retention", config->event_retention,
+  app.add_option("--event-retention", c->event_retention,
                  "Keep at least this many change events for WatchUsers")
       ->envname("USERS_EVENT_RETENTION")
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 40));
-  app.add_option("--watch-queue-limit", config->watch_queue_limit,
+  app.add_option("--watch-queue-limit", c->watch_queue_limit,
                  "Events a WatchUsers stream may fall behind before it is "
                  "ended with RESOURCE_EXHAUSTED")
       ->envname("USERS_WATCH_QUEUE_LIMIT")
       ->check(CLI::Range(size_t{1}, size_t{10000000}));
-  app.add_option("--page-token-key", config->page_token_key,
+  app.add_option("--page-token-key", c->page_token_key,
                  "Key that authenticates ListUsers page tokens; the same on "
                  "every replica")
       ->envname("USERS_PAGE_TOKEN_KEY");
+
+  bool no_reflection = false;
+  app.add_flag("--no-reflection", no_reflection,
+               "Do not offer the gRPC server reflection service")
+      ->envname("USERS_NO_REFLECTION");
+  app.add_option("--metrics-port", c->metrics_port,
+                 "Serve Prometheus metrics on http://<metrics-host>:<port>/metrics "
+                 "(-1: off, 0: a free port)")
+      ->envname("USERS_METRICS_PORT")
+      ->check(CLI::Range(-1, 65535));
+  app.add_option("--metrics-host", c->metrics_host, "Address for the metrics endpoint")
+      ->envname("USERS_METRICS_HOST");
+
+  app.add_option("--tls-cert", c->tls_cert, "Server certificate chain (PEM); enables TLS")
+      ->envname("USERS_TLS_CERT")
+      ->check(CLI::ExistingFile);
+  app.add_option("--tls-key", c->tls_key, "Server private key (PEM)")
+      ->envname("USERS_TLS_KEY")
+      ->check(CLI::ExistingFile);
+  app.add_option("--tls-client-ca", c->tls_client_ca,
+                 "CA bundle (PEM) for mutual TLS: client certificates are "
+                 "required and verified against it")
+      ->envname("USERS_TLS_CLIENT_CA")
+      ->check(CLI::ExistingFile);
+  app.add_option("--auth-tokens", c->auth_tokens,
+                 "File of '<token> <role>' lines (roles: reader, writer); "
+                 "enables bearer-token auth")
+      ->envname("USERS_AUTH_TOKENS")
+      ->check(CLI::ExistingFile);
+
+  app.add_option("--max-inflight", c->max_inflight,
+                 "Calls in flight beyond this get RESOURCE_EXHAUSTED at once (0: no limit)")
+      ->envname("USERS_MAX_INFLIGHT")
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--max-message-bytes", c->max_message_bytes,
+                 "Largest message accepted or sent")
+      ->envname("USERS_MAX_MESSAGE_BYTES")
+      ->check(CLI::Range(1024, 1 << 30));
+  app.add_option("--max-concurrent-streams", c->max_concurrent_streams,
+                 "HTTP/2 streams (calls) per connection")
+      ->envname("USERS_MAX_CONCURRENT_STREAMS")
+      ->check(CLI::Range(1, 1 << 20));
+  app.add_option("--keepalive-min-ping-interval-ms", c->keepalive_min_ping_interval_ms,
+                 "Clients pinging more often than this are disconnected")
+      ->envname("USERS_KEEPALIVE_MIN_PING_INTERVAL_MS")
+      ->check(CLI::Range(1000, 3600 * 1000));
+  app.add_option("--shutdown-grace", c->shutdown_grace_s,
+                 "Seconds in-flight calls get to finish after SIGTERM/SIGINT")
+      ->envname("USERS_SHUTDOWN_GRACE")
+      ->check(CLI::Range(0.0, 3600.0));
+
   const std::map<std::string, LogFormat> formats{{"text", LogFormat::kText},
                                                  {"json", LogFormat::kJson}};
-  app.add_option("--log-format", config->log_format, "Log line format: text|json")
+  app.add_option("--log-format", c->log_format, "Log line format: text|json")
       ->envname("USERS_LOG_FORMAT")
       ->transform(CLI::CheckedTransformer(formats, CLI::ignore_case))
       ->default_str("text");
-  app.add_option("--log-level", config->log_level,
-                 "trace|debug|info|warn|error|critical|off")
+  app.add_option("--log-level", c->log_level,
+                 "trace|debug|info|warn|error|critical|off (access lines are info)")
       ->envname("USERS_LOG_LEVEL")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error",
                              "critical", "off"}));
   try {
     app.parse(argc, argv);
+    if (c->tls_cert.empty() != c->tls_key.empty()) {
+      throw CLI::ValidationError("--tls-cert/--tls-key", "give both or neither");
+    }
+    if (!c->tls_client_ca.empty() && c->tls_cert.empty()) {
+      throw CLI::ValidationError("--tls-client-ca", "needs --tls-cert and --tls-key");
+    }
   } catch (const CLI::ParseError& e) {
     *exit_code = app.exit(e);
     return false;
   }
+  c->reflection = !no_reflection;
   return true;
 }
 

@@ -1,5 +1,6 @@
 // users-server's configuration: every flag also reads a USERS_* environment
-// variable; the flag wins when both are given.
+// variable (the flag wins when both are given). `users-server --help` lists
+// them all with their defaults.
 #ifndef USERS_SERVER_CONFIG_H_
 #define USERS_SERVER_CONFIG_H_
 
@@ -14,19 +15,34 @@ namespace users {
 struct ServerConfig {
   std::string host = "[::]";
   int port = 50051;
+
   // SQLite file, created on first start; ":memory:" keeps everything in RAM.
   std::string db = "./data/users.db";
   int64_t event_retention = 100000;
   // A watcher this many events behind is cut off with RESOURCE_EXHAUSTED.
   size_t watch_queue_limit = 10000;
   std::string page_token_key = "users-service page tokens v1";
+
+  bool reflection = true;
+  int metrics_port = -1;  // -1: no metrics endpoint; 0: a free port
+  std::string metrics_host = "127.0.0.1";
+
+  std::string tls_cert, tls_key, tls_client_ca;
+  std::string auth_tokens;  // file of "<token> <role>" lines; empty: auth off
+
+  int64_t max_inflight = 0;  // 0: unlimited
+  int max_message_bytes = 4 * 1024 * 1024;
+  int max_concurrent_streams = 1000;
+  int keepalive_min_ping_interval_ms = 60000;
+  double shutdown_grace_s = 10;
+
   LogFormat log_format = LogFormat::kText;
   std::string log_level = "info";
 };
 
 // Parses argv (and the environment). On --help or a bad value, prints to
-// stdout/stderr and returns the process exit code in `exit_code`; returns
-// true when the server should start.
+// stdout/stderr and sets the process exit code in `exit_code`; returns true
+// when the server should start.
 bool ParseServerConfig(int argc, char** argv, ServerConfig* config,
                        int* exit_code);
 

@@ -31,13 +31,14 @@ std::shared_ptr<spdlog::logger> InitLogging(LogFormat format,
                                             const std::string& level) {
   // Overrun the oldest line rather than block a gRPC thread when stderr is slow.
   spdlog::init_thread_pool(65536, 1);
-  auto sink = std::make_shared<spdlog::sinks::stderr_sink_mt>();
+  // One sink per logger: a logger's pattern is set on its sinks. Both write
+  // from the single logging thread, so lines never interleave.
   auto main_logger = std::make_shared<spdlog::async_logger>(
-      "users", sink, spdlog::thread_pool(),
-      spdlog::async_overflow_policy::overrun_oldest);
+      "users", std::make_shared<spdlog::sinks::stderr_sink_mt>(),
+      spdlog::thread_pool(), spdlog::async_overflow_policy::overrun_oldest);
   auto access_logger = std::make_shared<spdlog::async_logger>(
-      "access", sink, spdlog::thread_pool(),
-      spdlog::async_overflow_policy::overrun_oldest);
+      "access", std::make_shared<spdlog::sinks::stderr_sink_mt>(),
+      spdlog::thread_pool(), spdlog::async_overflow_policy::overrun_oldest);
   if (format == LogFormat::kJson) {
     auto formatter = std::make_unique<spdlog::pattern_formatter>();
     formatter->add_flag<JsonMessageFlag>('j').set_pattern(

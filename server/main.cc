@@ -34,9 +34,13 @@ int main(int argc, char** argv) {
   auto access_logger = users::InitLogging(config.log_format, config.log_level);
   users::UsersServer server(config, access_logger);
   if (auto status = server.Start(); !status.ok()) {
-    spdlog::critical("{}", std::string(status.message()));
+    spdlog::critical("cannot start: {}", std::string(status.message()));
     spdlog::shutdown();
     return 1;
+  }
+  if (server.metrics_port() > 0) {
+    spdlog::info("metrics on http://{}:{}/metrics", config.metrics_host,
+                 server.metrics_port());
   }
   std::printf("Server started, listening on %d\n", server.port());
   std::fflush(stdout);
@@ -46,7 +50,8 @@ int main(int argc, char** argv) {
     int signal_number = 0;
     sigwait(&stop_signals, &signal_number);
     spdlog::info("received signal {}, shutting down", signal_number);
-    server.Shutdown(std::chrono::seconds(10));
+    server.Shutdown(std::chrono::milliseconds(
+        static_cast<int64_t>(config.shutdown_grace_s * 1000)));
   });
   server.Wait();
   shutdown_thread.join();

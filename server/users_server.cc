@@ -1,39 +1,114 @@
 #include "server/users_server.h"
 
+#include <fstream>
+#include <sstream>
 #include <string>
 #include <utility>
 
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/impl/server_builder_option.h>
+#include <grpcpp/impl/server_builder_plugin.h>
 #include <grpcpp/security/server_credentials.h>
 #include <grpcpp/server_builder.h>
+#include <httplib.h>
+#include <spdlog/spdlog.h>
 
+#include "grpc/health/v1/health.pb.h"
 #include "middleware/server_interceptor.h"
 #include "storage/memory_user_store.h"
 #include "storage/sqlite_user_store.h"
 
+#ifndef USERS_GIT_COMMIT
+#define USERS_GIT_COMMIT "unknown"
+#endif
+#ifndef USERS_VERSION
+#define USERS_VERSION "0.0.0"
+#endif
+
 namespace users {
+namespace {
+
+constexpr const char* kServiceName = "user.Users";
+constexpr auto kHealthInterval = std::chrono::seconds(1);
+
+std::vector<std::string> UsersMethodPaths() {
+  std::vector<std::string> paths;
+  const auto* service =
+      user::UserRequest::descriptor()->file()->FindServiceByName("Users");
+  for (int i = 0; i < service->method_count(); ++i) {
+    paths.push_back("/" + service->full_name() + "/" + service->method(i)->name());
+  }
+  return paths;
+}
+
+// Linking grpc++_reflection registers its plugin with every ServerBuilder
+// (a static initializer), so turning reflection off means removing it.
+class WithoutReflection final : public grpc::ServerBuilderOption {
+ public:
+  void UpdateArguments(grpc::ChannelArguments*) override {}
+  void UpdatePlugins(
+      std::vector<std::unique_ptr<grpc::ServerBuilderPlugin>>* plugins) override {
+    std::erase_if(*plugins, [](const auto& p) {
+      return p->name() == "proto_server_reflection";
+    });
+  }
+};
+
+absl::StatusOr<std::string> ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return absl::InvalidArgumentError("cannot read " + path);
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  return buffer.str();
+}
+
+absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> Credentials(
+    const ServerConfig& config) {
+  if (config.tls_cert.empty()) return grpc::InsecureServerCredentials();
+  auto cert = ReadFile(config.tls_cert);
+  if (!cert.ok()) return cert.status();
+  auto key = ReadFile(config.tls_key);
+  if (!key.ok()) return key.status();
+  grpc::SslServerCredentialsOptions options;
+  options.pem_key_cert_pairs.push_back({*key, *cert});
+  if (!config.tls_client_ca.empty()) {
+    auto ca = ReadFile(config.tls_client_ca);
+    if (!ca.ok()) return ca.status();
+    options.pem_root_certs = *ca;
+    options.client_certificate_request =
+        GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;
+  }
+  return grpc::SslServerCredentials(options);
+}
+
+}  // namespace
 
 UsersServer::UsersServer(ServerConfig config,
                          std::shared_ptr<spdlog::logger> access_logger)
     : config_(std::move(config)), access_logger_(std::move(access_logger)) {}
 
 UsersServer::~UsersServer() {
-  if (server_) {
-    server_->Shutdown(std::chrono::system_clock::now());
-    server_->Wait();
-  }
-  if (writer_) writer_->Stop();
+  Shutdown(std::chrono::milliseconds(0));
+  Wait();
 }
 
-absl::Status UsersServer::Start() {
+absl::Status UsersServer::OpenStore() {
   if (config_.db == ":memory:") {
-    store_ = std::make_unique<MemoryUserStore>(config_.event_retention);
+    base_store_ = std::make_unique<MemoryUserStore>(config_.event_retention);
   } else {
     SqliteOptions options;
     options.event_retention = config_.event_retention;
     auto sqlite = SqliteUserStore::Open(config_.db, options);
     if (!sqlite.ok()) return sqlite.status();
-    store_ = std::move(*sqlite);
+    base_store_ = std::move(*sqlite);
   }
+  store_ = std::make_unique<CountingUserStore>(base_store_.get());
+  return absl::OkStatus();
+}
+
+absl::Status UsersServer::Start() {
+  if (auto s = OpenStore(); !s.ok()) return s;
   auto revisions = store_->Revisions();
   if (!revisions.ok()) return revisions.status();
   hub_ = std::make_unique<WatchHub>(revisions->latest, config_.watch_queue_limit);
@@ -43,25 +118,116 @@ absl::Status UsersServer::Start() {
   directory_options.page_token_key = config_.page_token_key;
   directory_ = std::make_unique<Directory>(store_.get(), writer_.get(),
                                            directory_options);
-  service_ = std::make_unique<UsersService>(directory_.get(), hub_.get(),
-                                            ServiceOptions{});
+
+  if (!config_.auth_tokens.empty()) {
+    auto auth = TokenAuthenticator::Load(config_.auth_tokens);
+    if (!auth.ok()) return auth.status();
+    spdlog::info("auth on: {} bearer token(s) loaded", auth->size());
+    auth_ = std::make_unique<TokenAuthenticator>(std::move(*auth));
+  } else {
+    spdlog::warn("auth is OFF: every caller may read and write "
+                 "(use --auth-tokens FILE to require bearer tokens)");
+  }
+
+  metrics_ = std::make_unique<Metrics>(UsersMethodPaths());
+  metrics_->AddCallback("users_watch_streams", "Open WatchUsers streams.",
+                        Metrics::Type::kGauge,
+                        [hub = hub_.get()] { return double(hub->watcher_count()); });
+  metrics_->AddCallback("users_storage_errors_total",
+                        "Storage operations that failed for the store's own reasons.",
+                        Metrics::Type::kCounter,
+                        [store = store_.get()] { return double(store->errors()); });
+  metrics_->AddCallback(
+      std::string("users_build_info{version=\"") + USERS_VERSION +
+          "\",commit=\"" + USERS_GIT_COMMIT + "\"}",
+      "Build of the running users-server.", Metrics::Type::kGauge,
+      [] { return 1.0; });
   access_log_ = std::make_unique<AccessLog>(access_logger_, config_.log_format);
 
+  ServiceOptions service_options;
+  service_options.admission.auth = auth_.get();
+  service_options.admission.metrics = metrics_.get();
+  service_options.admission.max_inflight = config_.max_inflight;
+  service_ = std::make_unique<UsersService>(directory_.get(), hub_.get(),
+                                            service_options);
+
+  auto credentials = Credentials(config_);
+  if (!credentials.ok()) return credentials.status();
+
+  // Health's schema linked in, so reflection can describe grpc.health.v1.
+  (void)grpc::health::v1::HealthCheckRequest::descriptor();
+  grpc::EnableDefaultHealthCheckService(true);
+  if (config_.reflection) grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+
   grpc::ServerBuilder builder;
+  if (!config_.reflection) builder.SetOption(std::make_unique<WithoutReflection>());
   const std::string address = config_.host + ":" + std::to_string(config_.port);
-  builder.AddListeningPort(address, grpc::InsecureServerCredentials(), &port_);
+  builder.AddListeningPort(address, *credentials, &port_);
   builder.RegisterService(service_.get());
+  builder.SetMaxReceiveMessageSize(config_.max_message_bytes);
+  builder.SetMaxSendMessageSize(config_.max_message_bytes);
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS,
+                             config_.max_concurrent_streams);
+  // Keepalive: ping idle connections so dead peers (and their watch streams)
+  // are noticed, and disconnect clients that ping too eagerly.
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 60000);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 20000);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS,
+                             config_.keepalive_min_ping_interval_ms);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, 2);
   builder.experimental().SetInterceptorCreators(
-      MakeInterceptorCreators({access_log_.get()}));
+      MakeInterceptorCreators({metrics_.get(), access_log_.get()}));
   server_ = builder.BuildAndStart();
   if (!server_ || port_ == 0) {
     server_.reset();
     return absl::UnavailableError("cannot listen on " + address);
   }
+  // Not serving until the store has answered once.
+  auto* health = server_->GetHealthCheckService();
+  health->SetServingStatus("", false);
+  health->SetServingStatus(kServiceName, false);
+  if (auto s = StartMetricsEndpoint(); !s.ok()) return s;
+  health_thread_ = std::thread([this] { MonitorHealth(); });
+  return absl::OkStatus();
+}
+
+void UsersServer::MonitorHealth() {
+  auto* health = server_->GetHealthCheckService();
+  bool serving = false;
+  do {
+    const absl::Status status = store_->Check();
+    if (status.ok() != serving) {
+      serving = status.ok();
+      if (!serving) spdlog::error("store unusable: {}", std::string(status.message()));
+      health->SetServingStatus("", serving);
+      health->SetServingStatus(kServiceName, serving);
+    }
+  } while (!stopping_.WaitForNotificationWithTimeout(absl::FromChrono(kHealthInterval)));
+}
+
+absl::Status UsersServer::StartMetricsEndpoint() {
+  if (config_.metrics_port < 0) return absl::OkStatus();
+  metrics_http_ = std::make_unique<httplib::Server>();
+  metrics_http_->Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
+    res.set_content(metrics_->Render(), "text/plain; version=0.0.4");
+  });
+  if (config_.metrics_port == 0) {
+    metrics_port_ = metrics_http_->bind_to_any_port(config_.metrics_host);
+  } else if (metrics_http_->bind_to_port(config_.metrics_host, config_.metrics_port)) {
+    metrics_port_ = config_.metrics_port;
+  }
+  if (metrics_port_ <= 0) {
+    return absl::UnavailableError("cannot listen for metrics on " + config_.metrics_host +
+                                  ":" + std::to_string(config_.metrics_port));
+  }
+  metrics_thread_ = std::thread([this] { metrics_http_->listen_after_bind(); });
   return absl::OkStatus();
 }
 
 void UsersServer::Shutdown(std::chrono::milliseconds grace) {
+  if (stopping_.HasBeenNotified()) return;
+  stopping_.Notify();
+  if (server_) server_->GetHealthCheckService()->Shutdown();  // all NOT_SERVING
   // Open watch streams end now with UNAVAILABLE, so their clients reconnect
   // elsewhere instead of holding the drain for the whole grace period.
   if (hub_) hub_->CloseAll();
@@ -69,9 +235,14 @@ void UsersServer::Shutdown(std::chrono::milliseconds grace) {
 }
 
 void UsersServer::Wait() {
+  if (waited_) return;
+  waited_ = true;
   if (server_) server_->Wait();
+  if (health_thread_.joinable()) health_thread_.join();
   // No call is left to submit writes: commit what is queued and stop.
   if (writer_) writer_->Stop();
+  if (metrics_http_) metrics_http_->stop();
+  if (metrics_thread_.joinable()) metrics_thread_.join();
 }
 
 }  // namespace users

@@ -1,24 +1,38 @@
 // The whole service as one object: storage, logic, middleware and the gRPC
 // server, wired from a ServerConfig. main() owns one; tests start one
 // in-process on a free port.
+//
+// Start-up: open the store, then serve with health NOT_SERVING until the
+// store answers. Shutdown (from a non-gRPC thread): health NOT_SERVING, watch
+// streams end with UNAVAILABLE, no new calls, in-flight calls get the grace
+// period, then the writer commits what is queued and the store closes.
 #ifndef USERS_SERVER_USERS_SERVER_H_
 #define USERS_SERVER_USERS_SERVER_H_
 
 #include <chrono>
 #include <memory>
+#include <thread>
 #include <vector>
 
 #include <grpcpp/server.h>
 #include <spdlog/logger.h>
 
 #include "absl/status/status.h"
+#include "absl/synchronization/notification.h"
 #include "directory/directory.h"
 #include "directory/group_commit.h"
 #include "directory/watch_hub.h"
-#include "storage/user_store.h"
 #include "middleware/access_log.h"
+#include "middleware/auth.h"
+#include "middleware/metrics.h"
 #include "server/config.h"
 #include "service/users_service.h"
+#include "storage/counting_user_store.h"
+#include "storage/user_store.h"
+
+namespace httplib {
+class Server;
+}
 
 namespace users {
 
@@ -30,29 +44,47 @@ class UsersServer {
   UsersServer(const UsersServer&) = delete;
   UsersServer& operator=(const UsersServer&) = delete;
 
-  // Binds and starts serving. On success port() is the bound port.
+  // Opens the store, binds and starts serving. On success port() is the
+  // bound port (and metrics_port() the metrics one, if enabled).
   absl::Status Start();
   int port() const { return port_; }
+  int metrics_port() const { return metrics_port_; }
 
-  // Stops accepting calls and waits up to `grace` for in-flight ones; calls
-  // still running after that are cancelled. Call from a non-gRPC thread.
+  // Begins a graceful shutdown; in-flight calls get `grace`, then are
+  // cancelled. Call from a non-gRPC thread. Idempotent.
   void Shutdown(std::chrono::milliseconds grace);
-  // Blocks until the server has shut down.
+  // Blocks until the server has shut down and the store is closed.
   void Wait();
 
  private:
+  absl::Status OpenStore();
+  absl::Status StartMetricsEndpoint();
+  void MonitorHealth();
+
   ServerConfig config_;
   std::shared_ptr<spdlog::logger> access_logger_;
-  std::unique_ptr<AccessLog> access_log_;
+
   // Destroyed in reverse order: the server stops before the writer, the
   // writer before the store.
-  std::unique_ptr<UserStore> store_;
+  std::unique_ptr<UserStore> base_store_;
+  std::unique_ptr<CountingUserStore> store_;
   std::unique_ptr<WatchHub> hub_;
   std::unique_ptr<GroupCommitter> writer_;
   std::unique_ptr<Directory> directory_;
+  std::unique_ptr<TokenAuthenticator> auth_;
+  std::unique_ptr<Metrics> metrics_;
+  std::unique_ptr<AccessLog> access_log_;
   std::unique_ptr<UsersService> service_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
+
+  std::unique_ptr<httplib::Server> metrics_http_;
+  std::thread metrics_thread_;
+  int metrics_port_ = -1;
+
+  absl::Notification stopping_;
+  std::thread health_thread_;
+  bool waited_ = false;
 };
 
 }  // namespace users

@@ -32,11 +32,11 @@ class WatchReactor final : public grpc::ServerWriteReactor<user::UserEvent>,
           {{"since_revision", "must not be negative"}})));
       return;
     }
-    // Headers now, so a client knows the watch is established before the
-    // first event, which may be long in coming.
-    StartSendInitialMetadata();
     subscription_ = std::make_shared<WatchSubscription>(this);
     const int64_t subscribed_at = hub_->Subscribe(subscription_);
+    // Headers once subscribed, so a client that has them knows no later
+    // change can be missed, however long the first event is in coming.
+    StartSendInitialMetadata();
     {
       absl::MutexLock lock(&mu_);
       if (since == 0) {
@@ -48,6 +48,15 @@ class WatchReactor final : public grpc::ServerWriteReactor<user::UserEvent>,
           finish_ = ToGrpcStatus(revisions.status());
         } else if (since + 1 < revisions->first_available) {
           finish_ = OutOfRange(revisions->first_available);
+        } else if (since > subscribed_at && since > revisions->latest) {
+          // A revision from the future (say, of a database since replaced):
+          // waiting for it would silently skip everything up to it.
+          finish_ = grpc::Status(
+              grpc::StatusCode::OUT_OF_RANGE,
+              "since_revision " + std::to_string(since) +
+                  " is ahead of the latest revision " +
+                  std::to_string(revisions->latest) +
+                  ": resync with since_revision=0 and ListUsers");
         }
         last_sent_ = since;
         replay_until_ = subscribed_at;
@@ -102,7 +111,8 @@ class WatchReactor final : public grpc::ServerWriteReactor<user::UserEvent>,
         grpc::StatusCode::OUT_OF_RANGE,
         "revision compacted; the oldest available is " +
             std::to_string(first_available) +
-            ": resync with ListUsers and watch from its revision");
+            ": resync by watching with since_revision=0, then reading "
+            "ListUsers, applying events by user version");
   }
 
   // Starts the next write if none is in flight, or finishes the stream.

@@ -27,6 +27,37 @@ grpc::ServerReadReactor<user::ImportUsersRequest>* NewImportReactor(
 grpc::ServerBidiReactor<user::GetUserRequest, user::LookupUsersResponse>*
 NewLookupReactor(Directory* directory);
 
+// Streams refused before they start (auth, limits): finish at once.
+template <typename Response>
+grpc::ServerWriteReactor<Response>* NewRejectedWriter(grpc::Status status) {
+  class Rejected final : public grpc::ServerWriteReactor<Response> {
+   public:
+    explicit Rejected(grpc::Status s) { this->Finish(std::move(s)); }
+    void OnDone() override { delete this; }
+  };
+  return new Rejected(std::move(status));
+}
+
+template <typename Request>
+grpc::ServerReadReactor<Request>* NewRejectedReader(grpc::Status status) {
+  class Rejected final : public grpc::ServerReadReactor<Request> {
+   public:
+    explicit Rejected(grpc::Status s) { this->Finish(std::move(s)); }
+    void OnDone() override { delete this; }
+  };
+  return new Rejected(std::move(status));
+}
+
+template <typename Request, typename Response>
+grpc::ServerBidiReactor<Request, Response>* NewRejectedBidi(grpc::Status status) {
+  class Rejected final : public grpc::ServerBidiReactor<Request, Response> {
+   public:
+    explicit Rejected(grpc::Status s) { this->Finish(std::move(s)); }
+    void OnDone() override { delete this; }
+  };
+  return new Rejected(std::move(status));
+}
+
 }  // namespace users
 
 #endif  // USERS_SERVICE_STREAM_REACTORS_H_

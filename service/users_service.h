@@ -7,6 +7,7 @@
 
 #include "directory/directory.h"
 #include "directory/watch_hub.h"
+#include "service/admission.h"
 #include "service/error_boundary.h"
 #include "service_protos/user.grpc.pb.h"
 
@@ -16,6 +17,7 @@ struct ServiceOptions {
   // What an exception that is not a users::RpcError becomes (grpc-interceptor's
   // status_on_unknown_exception).
   absl::StatusCode status_on_unknown_exception = absl::StatusCode::kInternal;
+  AdmissionOptions admission;
 };
 
 class UsersService final : public user::Users::CallbackService {
@@ -63,6 +65,7 @@ class UsersService final : public user::Users::CallbackService {
   Directory* const directory_;
   WatchHub* const hub_;
   ErrorBoundary boundary_;
+  Admission admission_;
 };
 
 }  // namespace users

@@ -166,13 +166,12 @@ class SqliteUserStore::ReadLease {
 };
 
 // A statement must be reset before it is reused, even after it threw.
+// tryReset never throws (clearBindings could, in a destructor); every use
+// binds all parameters afresh, so bindings need no clearing.
 class ResetOnExit {
  public:
   explicit ResetOnExit(SQLite::Statement& s) : s_(s) {}
-  ~ResetOnExit() {
-    s_.tryReset();
-    s_.clearBindings();
-  }
+  ~ResetOnExit() { s_.tryReset(); }
 
  private:
   SQLite::Statement& s_;

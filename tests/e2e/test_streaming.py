@@ -113,6 +113,14 @@ class StreamingEndToEnd(unittest.TestCase):
         self.assertEqual(events[0].user.email, "c2@example.com")
         self.assertEqual(events[1].user.version, 2)
 
+    def test_future_since_is_out_of_range(self):
+        self.create("only")
+        with self.assertRaises(grpc.RpcError) as cm:
+            next(self.stub.WatchUsers(user_pb2.WatchUsersRequest(since_revision=1000),
+                                      timeout=10))
+        self.assertEqual(cm.exception.code(), grpc.StatusCode.OUT_OF_RANGE)
+        self.assertIn("ahead of the latest revision 1", cm.exception.details())
+
     def test_negative_since_is_invalid(self):
         with self.assertRaises(grpc.RpcError) as cm:
             next(self.stub.WatchUsers(user_pb2.WatchUsersRequest(since_revision=-1), timeout=10))

@@ -23,7 +23,8 @@ NPM_CI_TIMEOUT = 240
 
 def install_node_modules():
     """Returns None when grpc-js is installed, else why it could not be."""
-    if os.path.isdir(os.path.join(NODE_DIR, "node_modules", "@grpc", "grpc-js")):
+    if all(os.path.isdir(os.path.join(NODE_DIR, "node_modules", *p))
+           for p in (("@grpc", "grpc-js"), ("@bufbuild", "buf"))):
         return None
     npm = shutil.which("npm")
     if npm is None:
