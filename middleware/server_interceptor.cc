@@ -1,6 +1,8 @@
 #include "middleware/server_interceptor.h"
 
+#include <algorithm>
 #include <chrono>
+#include <cstring>
 #include <string>
 #include <utility>
 
@@ -17,19 +19,23 @@ class ObservingInterceptor final : public grpc::experimental::Interceptor {
  public:
   ObservingInterceptor(grpc::experimental::ServerRpcInfo* info,
                        const std::vector<CallObserver*>* observers)
-      : info_(info),
-        observers_(observers),
-        start_(std::chrono::steady_clock::now()) {
-    for (auto* o : *observers_) o->OnCallStart(info_->method());
+      : info_(info), observers_(observers), start_(std::chrono::steady_clock::now()) {
+    // Copied now: for unregistered (generic) methods the string belongs to
+    // the server context, which is gone by the time this object is destroyed.
+    // A fixed buffer, because a heap copy per call would cost more.
+    const char* method = info->method();
+    method_length_ = std::min(std::strlen(method), sizeof(method_) - 1);
+    std::memcpy(method_, method, method_length_);
+    method_[method_length_] = '\0';
+    for (auto* o : *observers_) o->OnCallStart(method_view());
   }
 
+  // Runs inside ~ServerContextBase: touch only this object's own members.
   ~ObservingInterceptor() override {
     if (!status_sent_) end_ = std::chrono::steady_clock::now();
-    std::string peer;
-    if (auto* ctx = info_->server_context()) peer = ctx->peer();
     CallRecord record;
-    record.method = info_->method();
-    record.peer = peer;
+    record.method = method_view();
+    record.peer = peer_;
     record.request_id = request_id_;
     record.code = code_;
     record.duration = end_ - start_;
@@ -39,6 +45,7 @@ class ObservingInterceptor final : public grpc::experimental::Interceptor {
   void Intercept(grpc::experimental::InterceptorBatchMethods* methods) override {
     if (methods->QueryInterceptionHookPoint(
             InterceptionHookPoints::POST_RECV_INITIAL_METADATA)) {
+      if (auto* ctx = info_->server_context()) peer_ = ctx->peer();
       auto* md = methods->GetRecvInitialMetadata();
       auto it = md->find(grpc::string_ref(kRequestIdHeader.data(),
                                           kRequestIdHeader.size()));
@@ -64,8 +71,13 @@ class ObservingInterceptor final : public grpc::experimental::Interceptor {
   }
 
  private:
-  grpc::experimental::ServerRpcInfo* info_;
+  std::string_view method_view() const { return {method_, method_length_}; }
+
+  grpc::experimental::ServerRpcInfo* info_;  // valid only during hooks
   const std::vector<CallObserver*>* observers_;
+  char method_[96];
+  size_t method_length_ = 0;
+  std::string peer_;
   std::chrono::steady_clock::time_point start_;
   std::chrono::steady_clock::time_point end_;
   std::string request_id_;

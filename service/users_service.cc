@@ -10,7 +10,10 @@ UsersService::UsersService(Directory* directory, WatchHub* hub,
     : directory_(directory),
       hub_(hub),
       boundary_(options.status_on_unknown_exception),
-      admission_(options.admission) {}
+      admission_(options.admission) {
+  SetMessageAllocatorFor_ListUser(&list_user_allocator_);
+  SetMessageAllocatorFor_GetUser(&get_user_allocator_);
+}
 
 grpc::ServerUnaryReactor* UsersService::ListUser(
     grpc::CallbackServerContext* context, const user::UserRequest* request,
