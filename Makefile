@@ -8,6 +8,7 @@ CMAKE_FLAGS ?=
 RUN_ARGS ?=
 
 .PHONY: all deps build run test test-asan bench clean format
+QUICK ?= 0
 
 all: build
 
@@ -35,6 +36,14 @@ test-asan: deps
 	  LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp \
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  ctest --output-on-failure -j $(JOBS) --timeout 900
+
+# Benchmarks (not part of `make test`): users-server against every baseline,
+# written to bench/results/. QUICK=1 for a short run.
+bench: build
+	@scripts/install-deps.sh bench
+	bench/baselines/go/build.sh $(CURDIR)/$(BUILD_DIR)/bench/go
+	cd bench/baselines/node && { [ -d node_modules/@grpc/grpc-js ] || npm ci --no-audit --no-fund; }
+	BUILD_DIR=$(CURDIR)/$(BUILD_DIR) QUICK=$(QUICK) /usr/bin/python3 bench/run_bench.py
 
 format:
 	clang-format -i $$(git ls-files '*.cc' '*.h')

@@ -551,6 +551,70 @@ Result RunWatchFanout(const Options& o, const Target& target) {
   return r;
 }
 
+// Opens --watchers idle watch streams (watch-idle) or --connections
+// connections with one finished call each (connect-idle), prints a JSON line
+// {"ready": n} once all are open, and holds them for --duration seconds: the
+// caller samples the server's memory meanwhile.
+Result RunIdle(const Options& o, const Target& target) {
+  std::vector<std::unique_ptr<user::Users::Stub>> stubs;
+  for (int c = 0; c < o.connections; ++c) stubs.push_back(target.NewStub());
+  Result r;
+  r.method = o.method;
+  std::vector<std::unique_ptr<grpc::ClientContext>> contexts;
+  std::vector<std::unique_ptr<grpc::ClientReader<user::UserEvent>>> readers;
+  if (o.method == "connect-idle") {
+    for (auto& stub : stubs) {
+      grpc::ClientContext ctx;
+      target.Prepare(&ctx);
+      user::UserRequest req;
+      req.set_id(1);
+      user::UserResponse resp;
+      if (stub->ListUser(&ctx, req, &resp).ok()) ++r.ok;
+    }
+  } else {
+    std::atomic<int> ready{0};
+    class Idle final : public grpc::ClientReadReactor<user::UserEvent> {
+     public:
+      Idle(user::Users::Stub* stub, const Target& target, std::atomic<int>* ready)
+          : ready_(ready) {
+        target.Prepare(&ctx_);
+        stub->async()->WatchUsers(&ctx_, &req_, this);
+        StartCall();
+      }
+      void OnReadInitialMetadataDone(bool ok) override {
+        if (ok) ready_->fetch_add(1);
+      }
+      void OnDone(const grpc::Status&) override {}
+      void Stop() { ctx_.TryCancel(); }
+
+     private:
+      grpc::ClientContext ctx_;
+      user::WatchUsersRequest req_;
+      std::atomic<int>* ready_;
+    };
+    std::vector<std::unique_ptr<Idle>> idle;
+    for (int i = 0; i < o.watchers; ++i) {
+      idle.push_back(std::make_unique<Idle>(stubs[i % stubs.size()].get(), target, &ready));
+    }
+    const auto deadline = Clock::now() + std::chrono::seconds(120);
+    while (ready.load() < o.watchers && Clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    r.ok = static_cast<uint64_t>(ready.load());
+    std::cout << nlohmann::json({{"ready", r.ok}}).dump() << std::endl;
+    std::this_thread::sleep_for(std::chrono::duration<double>(o.duration_s));
+    for (auto& w : idle) w->Stop();
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    idle.clear();
+    r.seconds = o.duration_s;
+    return r;
+  }
+  std::cout << nlohmann::json({{"ready", r.ok}}).dump() << std::endl;
+  std::this_thread::sleep_for(std::chrono::duration<double>(o.duration_s));
+  r.seconds = o.duration_s;
+  return r;
+}
+
 void Print(const Result& r, const Options& o) {
   if (o.json) {
     nlohmann::json j;
@@ -596,7 +660,8 @@ int main(int argc, char** argv) {
   app.add_option("--target", o.target, "host:port");
   app.add_option("--method", o.method)
       ->check(CLI::IsMember({"list-user", "get-user", "create-user", "mixed", "import",
-                             "lookup-stream", "watch-fanout"}));
+                             "lookup-stream", "watch-fanout", "watch-idle",
+                             "connect-idle"}));
   app.add_option("--connections", o.connections, "Distinct channels (TCP connections)")
       ->check(CLI::Range(1, 1024));
   app.add_option("--inflight", o.inflight, "Calls in flight per connection")
@@ -642,8 +707,10 @@ int main(int argc, char** argv) {
       r = RunImport(o, target);
     } else if (o.method == "lookup-stream") {
       r = RunLookupStream(o, target);
-    } else {
+    } else if (o.method == "watch-fanout") {
       r = RunWatchFanout(o, target);
+    } else {
+      r = RunIdle(o, target);
     }
     Print(r, o);
     return r.ok > 0 && r.wrong == 0 ? 0 : 1;

@@ -103,6 +103,11 @@ void GroupCommitter::CommitBatch(std::vector<Pending>& batch) {
       if (r.ok()) committed.push_back(*r);
     }
   }
+  // Publish before acknowledging: a caller that has its reply and then
+  // starts a watch "from now on" must not receive its own write as new.
+  if (listener_ != nullptr && !committed.empty()) {
+    listener_->OnCommitted(committed);
+  }
   size_t offset = 0;
   for (Pending* p : live) {
     const size_t n = p->mutations.size();
@@ -117,9 +122,6 @@ void GroupCommitter::CommitBatch(std::vector<Pending>& batch) {
     }
     offset += n;
     p->done(std::move(mine));
-  }
-  if (listener_ != nullptr && !committed.empty()) {
-    listener_->OnCommitted(committed);
   }
 }
 

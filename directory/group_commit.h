@@ -4,7 +4,7 @@
 // No gRPC thread ever waits for a commit, and write throughput grows with
 // concurrency: 64 concurrent CreateUser calls cost about one fsync, not 64.
 // After each commit the writer hands the committed changes, in revision
-// order, to the ChangeListener (the watch hub).
+// order, to the ChangeListener (the watch hub), before it acknowledges them.
 //
 // Thread-safe: Submit may be called from any thread. Callbacks run on the
 // writer thread and must not block.
