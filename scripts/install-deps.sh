@@ -19,9 +19,8 @@ packages=(
 if [[ "${1:-}" == "bench" ]]; then
   packages+=(
     nghttp2-client util-linux gnuplot-nox linux-perf
-    golang-go golang-google-grpc-dev golang-goprotobuf-dev
-    golang-github-golang-protobuf-1-5-dev
-    golang-google-protobuf-dev
+    golang-go golang-google-grpc-dev golang-google-protobuf-dev
+    golang-github-golang-protobuf-1-5-dev protoc-gen-go protoc-gen-go-grpc
   )
 fi
 # Node for the grpc-js interop test and baseline. Only when missing: a
