@@ -1,34 +1,41 @@
 // The access log: one line per RPC with method, peer, status code, duration
-// and request id, written through an asynchronous spdlog logger so that no
-// call waits for stderr.
+// and request id, batched per thread and written by a background thread
+// (LineWriter), so that no call waits for stderr.
 #ifndef USERS_MIDDLEWARE_ACCESS_LOG_H_
 #define USERS_MIDDLEWARE_ACCESS_LOG_H_
 
+#include <chrono>
 #include <memory>
 #include <string>
 
-#include <spdlog/logger.h>
+#include <fmt/format.h>
 
 #include "middleware/call_observer.h"
+#include "middleware/line_writer.h"
 
 namespace users {
 
 enum class LogFormat { kText, kJson };
 
-// The line for `record`, without timestamp (the logger adds it in text mode;
-// in JSON mode the line is a complete object with its own "time").
-std::string FormatAccessLine(const CallRecord& record, LogFormat format);
+// Appends the line for `record`, ended at `now`, to `out` (no newline):
+// text "2026-11-25T01:01:51.152336Z access <method> peer=... code=...
+// duration_ms=... request_id=...", or one JSON object with the same fields.
+void FormatAccessLine(const CallRecord& record, LogFormat format,
+                      std::chrono::system_clock::time_point now,
+                      fmt::memory_buffer& out);
 
 class AccessLog final : public CallObserver {
  public:
-  // `logger` should be asynchronous; it is shared, not owned exclusively.
-  AccessLog(std::shared_ptr<spdlog::logger> logger, LogFormat format);
+  // Writes to `fd` (not owned; normally 2, stderr).
+  AccessLog(int fd, LogFormat format);
 
   void OnCallEnd(const CallRecord& record) override;
+  void Flush() { writer_.Flush(); }
+  uint64_t dropped() const { return writer_.dropped(); }
 
  private:
-  std::shared_ptr<spdlog::logger> logger_;
   LogFormat format_;
+  LineWriter writer_;
 };
 
 }  // namespace users

@@ -27,35 +27,24 @@ class JsonMessageFlag final : public spdlog::custom_flag_formatter {
 
 }  // namespace
 
-std::shared_ptr<spdlog::logger> InitLogging(LogFormat format,
-                                            const std::string& level) {
-  // Overrun the oldest line rather than block a gRPC thread when stderr is slow.
-  spdlog::init_thread_pool(65536, 1);
-  // One sink per logger: a logger's pattern is set on its sinks. Both write
-  // from the single logging thread, so lines never interleave.
-  auto main_logger = std::make_shared<spdlog::async_logger>(
+void InitLogging(LogFormat format, const std::string& level) {
+  // Overrun the oldest line rather than block a thread when stderr is slow.
+  spdlog::init_thread_pool(8192, 1);
+  auto logger = std::make_shared<spdlog::async_logger>(
       "users", std::make_shared<spdlog::sinks::stderr_sink_mt>(),
       spdlog::thread_pool(), spdlog::async_overflow_policy::overrun_oldest);
-  auto access_logger = std::make_shared<spdlog::async_logger>(
-      "access", std::make_shared<spdlog::sinks::stderr_sink_mt>(),
-      spdlog::thread_pool(), spdlog::async_overflow_policy::overrun_oldest);
   if (format == LogFormat::kJson) {
-    auto formatter = std::make_unique<spdlog::pattern_formatter>();
+    auto formatter = std::make_unique<spdlog::pattern_formatter>(
+        spdlog::pattern_time_type::utc);
     formatter->add_flag<JsonMessageFlag>('j').set_pattern(
         R"({"time":"%Y-%m-%dT%H:%M:%S.%fZ","level":"%l","msg":%j})");
-    main_logger->set_formatter(std::move(formatter));
-    access_logger->set_pattern("%v", spdlog::pattern_time_type::utc);
+    logger->set_formatter(std::move(formatter));
   } else {
-    main_logger->set_pattern("%Y-%m-%dT%H:%M:%S.%f %^%l%$ %v");
-    access_logger->set_pattern("%Y-%m-%dT%H:%M:%S.%f access %v");
+    logger->set_pattern("%Y-%m-%dT%H:%M:%S.%fZ %^%l%$ %v", spdlog::pattern_time_type::utc);
   }
-  const auto lvl = spdlog::level::from_str(level);
-  main_logger->set_level(lvl);
-  access_logger->set_level(lvl);
-  // Access lines are info: a level above info silences them, as expected.
-  spdlog::set_default_logger(main_logger);
+  logger->set_level(spdlog::level::from_str(level));
+  spdlog::set_default_logger(logger);
   spdlog::flush_every(std::chrono::seconds(1));
-  return access_logger;
 }
 
 }  // namespace users

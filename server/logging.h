@@ -12,10 +12,10 @@
 
 namespace users {
 
-// Installs the default logger and returns the access logger. `level` is one of
-// spdlog's names (trace, debug, info, warn, error, critical, off).
-std::shared_ptr<spdlog::logger> InitLogging(LogFormat format,
-                                            const std::string& level);
+// Installs the default (asynchronous) logger. `level` is one of spdlog's
+// names (trace, debug, info, warn, error, critical, off). Access lines do not
+// go through spdlog: see middleware/access_log.h.
+void InitLogging(LogFormat format, const std::string& level);
 
 }  // namespace users
 

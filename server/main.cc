@@ -31,8 +31,8 @@ int main(int argc, char** argv) {
   sigaddset(&stop_signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
-  auto access_logger = users::InitLogging(config.log_format, config.log_level);
-  users::UsersServer server(config, access_logger);
+  users::InitLogging(config.log_format, config.log_level);
+  users::UsersServer server(config);
   if (auto status = server.Start(); !status.ok()) {
     spdlog::critical("cannot start: {}", std::string(status.message()));
     spdlog::shutdown();

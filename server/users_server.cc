@@ -84,9 +84,8 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> Credentials(
 
 }  // namespace
 
-UsersServer::UsersServer(ServerConfig config,
-                         std::shared_ptr<spdlog::logger> access_logger)
-    : config_(std::move(config)), access_logger_(std::move(access_logger)) {}
+UsersServer::UsersServer(ServerConfig config, int access_log_fd)
+    : config_(std::move(config)), access_log_fd_(access_log_fd) {}
 
 UsersServer::~UsersServer() {
   Shutdown(std::chrono::milliseconds(0));
@@ -142,7 +141,11 @@ absl::Status UsersServer::Start() {
           "\",commit=\"" + USERS_GIT_COMMIT + "\"}",
       "Build of the running users-server.", Metrics::Type::kGauge,
       [] { return 1.0; });
-  access_log_ = std::make_unique<AccessLog>(access_logger_, config_.log_format);
+  // Access lines are info: a level above info turns them off.
+  const auto level = spdlog::level::from_str(config_.log_level);
+  if (access_log_fd_ >= 0 && level <= spdlog::level::info) {
+    access_log_ = std::make_unique<AccessLog>(access_log_fd_, config_.log_format);
+  }
 
   ServiceOptions service_options;
   service_options.admission.auth = auth_.get();
@@ -180,8 +183,9 @@ absl::Status UsersServer::Start() {
   // and deadlines.
   builder.AddChannelArgument(GRPC_ARG_ENABLE_CHANNELZ, 0);
   builder.AddChannelArgument(GRPC_ARG_HTTP2_BDP_PROBE, 0);
-  builder.experimental().SetInterceptorCreators(
-      MakeInterceptorCreators({metrics_.get(), access_log_.get()}));
+  std::vector<CallObserver*> observers{metrics_.get()};
+  if (access_log_) observers.push_back(access_log_.get());
+  builder.experimental().SetInterceptorCreators(MakeInterceptorCreators(observers));
   server_ = builder.BuildAndStart();
   if (!server_ || port_ == 0) {
     server_.reset();

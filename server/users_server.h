@@ -38,7 +38,8 @@ namespace users {
 
 class UsersServer {
  public:
-  UsersServer(ServerConfig config, std::shared_ptr<spdlog::logger> access_logger);
+  // Access lines go to `access_log_fd` (not owned; -1: none).
+  explicit UsersServer(ServerConfig config, int access_log_fd = 2);
   ~UsersServer();
 
   UsersServer(const UsersServer&) = delete;
@@ -62,7 +63,7 @@ class UsersServer {
   void MonitorHealth();
 
   ServerConfig config_;
-  std::shared_ptr<spdlog::logger> access_logger_;
+  int access_log_fd_;
 
   // Destroyed in reverse order: the server stops before the writer, the
   // writer before the store.

@@ -7,7 +7,6 @@
 #include <gmock/gmock.h>
 #include <grpcpp/server_builder.h>
 #include <gtest/gtest.h>
-#include <spdlog/sinks/null_sink.h>
 #include <spdlog/spdlog.h>
 
 #include "directory/directory.h"
@@ -25,9 +24,7 @@ class ServiceTest : public ::testing::Test {
     config.host = "127.0.0.1";
     config.port = 0;
     config.db = ":memory:";
-    auto logger = std::make_shared<spdlog::logger>(
-        "test-access", std::make_shared<spdlog::sinks::null_sink_mt>());
-    server_ = std::make_unique<UsersServer>(config, logger);
+    server_ = std::make_unique<UsersServer>(config, /*access_log_fd=*/-1);
     ASSERT_TRUE(server_->Start().ok());
     auto channel = grpc::CreateChannel(
         "127.0.0.1:" + std::to_string(server_->port()),
