@@ -15,7 +15,6 @@
 #include <spdlog/spdlog.h>
 
 #include "grpc/health/v1/health.pb.h"
-#include "middleware/server_interceptor.h"
 #include "storage/memory_user_store.h"
 #include "storage/sqlite_user_store.h"
 
@@ -151,6 +150,8 @@ absl::Status UsersServer::Start() {
   service_options.admission.auth = auth_.get();
   service_options.admission.metrics = metrics_.get();
   service_options.admission.max_inflight = config_.max_inflight;
+  service_options.observers.push_back(metrics_.get());
+  if (access_log_) service_options.observers.push_back(access_log_.get());
   service_ = std::make_unique<UsersService>(directory_.get(), hub_.get(),
                                             service_options);
 
@@ -183,9 +184,6 @@ absl::Status UsersServer::Start() {
   // and deadlines.
   builder.AddChannelArgument(GRPC_ARG_ENABLE_CHANNELZ, 0);
   builder.AddChannelArgument(GRPC_ARG_HTTP2_BDP_PROBE, 0);
-  std::vector<CallObserver*> observers{metrics_.get()};
-  if (access_log_) observers.push_back(access_log_.get());
-  builder.experimental().SetInterceptorCreators(MakeInterceptorCreators(observers));
   server_ = builder.BuildAndStart();
   if (!server_ || port_ == 0) {
     server_.reset();

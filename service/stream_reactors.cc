@@ -22,8 +22,8 @@ class WatchReactor final : public grpc::ServerWriteReactor<user::UserEvent>,
                            public Watcher {
  public:
   WatchReactor(Directory* directory, WatchHub* hub,
-               const user::WatchUsersRequest& request)
-      : store_(directory->store()), hub_(hub) {
+               const user::WatchUsersRequest& request, CallInterceptor call)
+      : store_(directory->store()), hub_(hub), call_(std::move(call)) {
     const int64_t since = request.since_revision();
     if (since < 0) {
       subscription_ = nullptr;
@@ -215,11 +215,12 @@ class WatchReactor final : public grpc::ServerWriteReactor<user::UserEvent>,
       if (finished_) return;
       finished_ = true;
     }
-    Finish(status);
+    Finish(call_.End(status));
   }
 
   UserStore* const store_;
   WatchHub* const hub_;
+  CallInterceptor call_;
   std::shared_ptr<WatchSubscription> subscription_;
 
   absl::Mutex mu_;
@@ -239,8 +240,11 @@ class ImportReactor final
     : public grpc::ServerReadReactor<user::ImportUsersRequest> {
  public:
   ImportReactor(Directory* directory, user::ImportUsersResponse* response,
-                Deadline deadline)
-      : directory_(directory), response_(response), deadline_(deadline) {
+                Deadline deadline, CallInterceptor call)
+      : directory_(directory),
+        response_(response),
+        deadline_(deadline),
+        call_(std::move(call)) {
     StartRead(&request_);
   }
 
@@ -293,7 +297,7 @@ class ImportReactor final
   void Act(Action action) {
     if (action.submit) Submit(std::move(action.batch));
     if (action.read) StartRead(&request_);
-    if (action.finish) Finish(grpc::Status::OK);
+    if (action.finish) Finish(call_.End(grpc::Status::OK));
   }
 
   void Submit(ImportSession::Batch batch) {
@@ -329,6 +333,7 @@ class ImportReactor final
   Directory* const directory_;
   user::ImportUsersResponse* const response_;
   const Deadline deadline_;
+  CallInterceptor call_;
   user::ImportUsersRequest request_;  // owned by the read in flight
 
   absl::Mutex mu_;
@@ -344,7 +349,8 @@ class LookupReactor final
     : public grpc::ServerBidiReactor<user::GetUserRequest,
                                      user::LookupUsersResponse> {
  public:
-  explicit LookupReactor(Directory* directory) : directory_(directory) {
+  LookupReactor(Directory* directory, CallInterceptor call)
+      : directory_(directory), call_(std::move(call)) {
     StartRead(&request_);
   }
 
@@ -373,7 +379,7 @@ class LookupReactor final
     }
     if (write) WriteFront(hint);
     if (read) StartRead(&request_);
-    if (finish) Finish(grpc::Status::OK);
+    if (finish) Finish(call_.End(grpc::Status::OK));
   }
 
   void OnWriteDone(bool ok) override {
@@ -408,7 +414,7 @@ class LookupReactor final
     }
     if (write) WriteFront(hint);
     if (read) StartRead(&request_);
-    if (finish) Finish(status);
+    if (finish) Finish(call_.End(status));
   }
 
   void OnDone() override { delete this; }
@@ -429,6 +435,7 @@ class LookupReactor final
   }
 
   Directory* const directory_;
+  CallInterceptor call_;
   user::GetUserRequest request_;  // owned by the read in flight
 
   absl::Mutex mu_;
@@ -442,18 +449,20 @@ class LookupReactor final
 }  // namespace
 
 grpc::ServerWriteReactor<user::UserEvent>* NewWatchReactor(
-    Directory* directory, WatchHub* hub, const user::WatchUsersRequest& request) {
-  return new WatchReactor(directory, hub, request);
+    Directory* directory, WatchHub* hub, const user::WatchUsersRequest& request,
+    CallInterceptor call) {
+  return new WatchReactor(directory, hub, request, std::move(call));
 }
 
 grpc::ServerReadReactor<user::ImportUsersRequest>* NewImportReactor(
-    Directory* directory, user::ImportUsersResponse* response, Deadline deadline) {
-  return new ImportReactor(directory, response, deadline);
+    Directory* directory, user::ImportUsersResponse* response, Deadline deadline,
+    CallInterceptor call) {
+  return new ImportReactor(directory, response, deadline, std::move(call));
 }
 
 grpc::ServerBidiReactor<user::GetUserRequest, user::LookupUsersResponse>*
-NewLookupReactor(Directory* directory) {
-  return new LookupReactor(directory);
+NewLookupReactor(Directory* directory, CallInterceptor call) {
+  return new LookupReactor(directory, std::move(call));
 }
 
 }  // namespace users

@@ -11,51 +11,57 @@
 
 #include "directory/directory.h"
 #include "directory/watch_hub.h"
+#include "service/call_interceptor.h"
 #include "service_protos/user.pb.h"
 
 namespace users {
 
 // WatchUsers: replay from the stored log, then live events from the hub.
 grpc::ServerWriteReactor<user::UserEvent>* NewWatchReactor(
-    Directory* directory, WatchHub* hub, const user::WatchUsersRequest& request);
+    Directory* directory, WatchHub* hub, const user::WatchUsersRequest& request,
+    CallInterceptor call);
 
 // ImportUsers: batches of users through group commit, a summary at the end.
 grpc::ServerReadReactor<user::ImportUsersRequest>* NewImportReactor(
-    Directory* directory, user::ImportUsersResponse* response, Deadline deadline);
+    Directory* directory, user::ImportUsersResponse* response, Deadline deadline,
+    CallInterceptor call);
 
 // LookupUsers: one answer per id, in request order, pipelined.
 grpc::ServerBidiReactor<user::GetUserRequest, user::LookupUsersResponse>*
-NewLookupReactor(Directory* directory);
+NewLookupReactor(Directory* directory, CallInterceptor call);
 
 // Streams refused before they start (auth, limits): finish at once.
 template <typename Response>
-grpc::ServerWriteReactor<Response>* NewRejectedWriter(grpc::Status status) {
+grpc::ServerWriteReactor<Response>* NewRejectedWriter(CallInterceptor call,
+                                                      grpc::Status status) {
   class Rejected final : public grpc::ServerWriteReactor<Response> {
    public:
-    explicit Rejected(grpc::Status s) { this->Finish(std::move(s)); }
+    Rejected(CallInterceptor call, grpc::Status s) { this->Finish(call.End(s)); }
     void OnDone() override { delete this; }
   };
-  return new Rejected(std::move(status));
+  return new Rejected(std::move(call), std::move(status));
 }
 
 template <typename Request>
-grpc::ServerReadReactor<Request>* NewRejectedReader(grpc::Status status) {
+grpc::ServerReadReactor<Request>* NewRejectedReader(CallInterceptor call,
+                                                   grpc::Status status) {
   class Rejected final : public grpc::ServerReadReactor<Request> {
    public:
-    explicit Rejected(grpc::Status s) { this->Finish(std::move(s)); }
+    Rejected(CallInterceptor call, grpc::Status s) { this->Finish(call.End(s)); }
     void OnDone() override { delete this; }
   };
-  return new Rejected(std::move(status));
+  return new Rejected(std::move(call), std::move(status));
 }
 
 template <typename Request, typename Response>
-grpc::ServerBidiReactor<Request, Response>* NewRejectedBidi(grpc::Status status) {
+grpc::ServerBidiReactor<Request, Response>* NewRejectedBidi(CallInterceptor call,
+                                                           grpc::Status status) {
   class Rejected final : public grpc::ServerBidiReactor<Request, Response> {
    public:
-    explicit Rejected(grpc::Status s) { this->Finish(std::move(s)); }
+    Rejected(CallInterceptor call, grpc::Status s) { this->Finish(call.End(s)); }
     void OnDone() override { delete this; }
   };
-  return new Rejected(std::move(status));
+  return new Rejected(std::move(call), std::move(status));
 }
 
 }  // namespace users

@@ -7,7 +7,10 @@
 
 #include "directory/directory.h"
 #include "directory/watch_hub.h"
+#include <vector>
+
 #include "service/admission.h"
+#include "service/call_interceptor.h"
 #include "service/error_boundary.h"
 #include "service/recycling_allocator.h"
 #include "service_protos/user.grpc.pb.h"
@@ -19,6 +22,9 @@ struct ServiceOptions {
   // status_on_unknown_exception).
   absl::StatusCode status_on_unknown_exception = absl::StatusCode::kInternal;
   AdmissionOptions admission;
+  // Told about every user.Users call (access log, metrics); must outlive the
+  // service.
+  std::vector<CallObserver*> observers;
 };
 
 class UsersService final : public user::Users::CallbackService {
@@ -70,6 +76,7 @@ class UsersService final : public user::Users::CallbackService {
   WatchHub* const hub_;
   ErrorBoundary boundary_;
   Admission admission_;
+  const std::vector<CallObserver*> observers_;
 };
 
 }  // namespace users

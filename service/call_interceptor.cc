@@ -1,0 +1,49 @@
+#include "service/call_interceptor.h"
+
+#include <cstring>
+
+#include "middleware/request_id.h"
+
+namespace users {
+
+CallInterceptor::CallInterceptor(std::span<CallObserver* const> observers,
+                                 grpc::CallbackServerContext* context,
+                                 std::string_view method)
+    : observers_(observers),
+      context_(context),
+      method_(method),
+      start_(std::chrono::steady_clock::now()) {
+  for (auto* o : observers_) o->OnCallStart(method_);
+  std::string_view id;
+  const auto& metadata = context_->client_metadata();
+  auto it = metadata.find(
+      grpc::string_ref(kRequestIdHeader.data(), kRequestIdHeader.size()));
+  if (it != metadata.end()) {
+    std::string_view given(it->second.data(), it->second.size());
+    if (IsAcceptableRequestId(given)) id = given;
+  }
+  std::string fresh;
+  if (id.empty()) {
+    fresh = NewRequestId();
+    id = fresh;
+  }
+  request_id_length_ = id.size();
+  std::memcpy(request_id_, id.data(), id.size());
+  context_->AddInitialMetadata(std::string(kRequestIdHeader), std::string(id));
+}
+
+const grpc::Status& CallInterceptor::End(const grpc::Status& status) {
+  if (ended_) return status;
+  ended_ = true;
+  const std::string peer = context_->peer();
+  CallRecord record;
+  record.method = method_;
+  record.peer = peer;
+  record.request_id = std::string_view(request_id_, request_id_length_);
+  record.code = static_cast<absl::StatusCode>(status.error_code());
+  record.duration = std::chrono::steady_clock::now() - start_;
+  for (auto* o : observers_) o->OnCallEnd(record);
+  return status;
+}
+
+}  // namespace users
