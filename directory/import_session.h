@@ -16,7 +16,10 @@ namespace users {
 
 class ImportSession {
  public:
-  static constexpr size_t kDefaultBatchSize = 4096;
+  // SQLite inserts 1.7x faster at 20k rows per transaction than at 5k
+  // (random-order names, MEASUREMENTS.md); one batch commits while the
+  // next fills.
+  static constexpr size_t kDefaultBatchSize = 16384;
   static constexpr int kMaxReportedErrors = 100;
 
   struct Entry {
