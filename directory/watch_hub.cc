@@ -7,9 +7,12 @@ namespace users {
 std::shared_ptr<const Change> WatchSubscription::Pop(State* state) {
   absl::MutexLock lock(&mu_);
   *state = state_;
-  if (state_ != State::kOpen || queue_.empty()) return nullptr;
-  auto change = std::move(queue_.front());
-  queue_.pop_front();
+  if (state_ != State::kOpen || head_ == queue_.size()) return nullptr;
+  auto change = std::move(queue_[head_++]);
+  if (head_ == queue_.size()) {
+    queue_.clear();
+    head_ = 0;
+  }
   return change;
 }
 
@@ -48,6 +51,7 @@ void WatchHub::CloseAll() {
       absl::MutexLock sub_lock(&s->mu_);
       s->state_ = WatchSubscription::State::kClosed;
       s->queue_.clear();
+      s->head_ = 0;
     }
     s->watcher_->Wake();
   }
@@ -69,10 +73,11 @@ void WatchHub::OnCommitted(std::span<const Change> changes) {
       if (s->state_ != WatchSubscription::State::kOpen) continue;
       // Judge the backlog before this commit: one large transaction (an
       // import batch) must not cut off a watcher that keeps up.
-      if (s->queue_.size() > max_queue_) {
+      if (s->queue_.size() - s->head_ > max_queue_) {
         s->state_ = WatchSubscription::State::kOverflowed;
         s->queue_.clear();
         s->queue_.shrink_to_fit();
+        s->head_ = 0;
       } else {
         s->queue_.insert(s->queue_.end(), shared.begin(), shared.end());
       }

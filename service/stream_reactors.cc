@@ -1,6 +1,7 @@
 #include "service/stream_reactors.h"
 
 #include <deque>
+#include <vector>
 #include <memory>
 #include <optional>
 #include <string>
@@ -144,7 +145,9 @@ class WatchReactor final : public grpc::ServerWriteReactor<user::UserEvent>,
           finish_ = ShuttingDown();
           return false;
         }
-        if (replay_.empty()) {
+        if (replay_next_ == replay_.size()) {
+          replay_.clear();
+          replay_next_ = 0;
           auto page = store_->ReadEvents(last_sent_, kReplayPage);
           if (!page.ok()) {
             finish_ = ToGrpcStatus(page.status());
@@ -165,8 +168,7 @@ class WatchReactor final : public grpc::ServerWriteReactor<user::UserEvent>,
             continue;
           }
         }
-        Fill(replay_.front());
-        replay_.pop_front();
+        Fill(replay_[replay_next_++]);
         return true;
       }
       WatchSubscription::State state;
@@ -230,7 +232,10 @@ class WatchReactor final : public grpc::ServerWriteReactor<user::UserEvent>,
   bool replaying_ ABSL_GUARDED_BY(mu_) = false;
   int64_t replay_until_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t last_sent_ ABSL_GUARDED_BY(mu_) = 0;
-  std::deque<Change> replay_ ABSL_GUARDED_BY(mu_);
+  // A page of replayed events, drained from replay_next_ (a vector: see
+  // WatchSubscription::queue_ on why not a deque).
+  std::vector<Change> replay_ ABSL_GUARDED_BY(mu_);
+  size_t replay_next_ ABSL_GUARDED_BY(mu_) = 0;
   user::UserEvent event_;  // owned by the write in flight
 };
 
