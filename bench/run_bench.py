@@ -262,13 +262,12 @@ def chart(rows, out_png):
         for name in dict.fromkeys(r["server"] for r in rows):
             p = next(r for r in rows if r["server"] == name and r["mode"] == "pinned")
             u = next(r for r in rows if r["server"] == name and r["mode"] == "unpinned")
-            f.write(f'"{name}" {p["bench"]["rate"]:.0f} {u["bench"]["rate"]:.0f} '
-                    f'{p["bench"]["latency_us"]["p99"]:.0f}\n')
+            f.write(f'"{name}" {p["h2load"]["rate"]:.0f} {u["h2load"]["rate"]:.0f}\n')
             names.append(name)
     script = f"""
 set terminal pngcairo size 1000,500 noenhanced
 set output '{out_png}'
-set title 'ListUser calls/s (users-bench, 4 connections x 32 in flight)'
+set title 'ListUser calls/s (h2load, 4 connections x 32 streams)'
 set style data histograms
 set style histogram clustered gap 1
 set style fill solid 0.8 border -1
@@ -418,4 +417,9 @@ def write_report(path, rows, suite, commands, commit, cpu_model, pp, has_chart):
 
 
 if __name__ == "__main__":
-    main()
+    if len(sys.argv) == 4 and sys.argv[1] == "--chart":
+        # Redraw a run's chart from its JSON: run_bench.py --chart RUN.json OUT.png
+        with open(sys.argv[2]) as f:
+            chart(json.load(f)["rows"], sys.argv[3])
+    else:
+        main()
