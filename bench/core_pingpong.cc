@@ -47,7 +47,8 @@ int main() {
       }
     }
     const auto ns = std::chrono::duration<double, std::nano>(
-                        std::chrono::steady_clock::now() - start).count();
+                        std::chrono::steady_clock::now() - start)
+                        .count();
     other.join();
     samples.push_back(ns / kRounds);
   }

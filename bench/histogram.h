@@ -57,8 +57,8 @@ class Histogram {
   static int Index(uint64_t v) {
     constexpr uint64_t kLinear = uint64_t{1} << kSubBits;
     if (v < kLinear) return static_cast<int>(v);
-    const int msb = 63 - std::countl_zero(v);             // >= kSubBits
-    const int shift = msb - (kSubBits - 1);               // keep kSubBits bits
+    const int msb = 63 - std::countl_zero(v);  // >= kSubBits
+    const int shift = msb - (kSubBits - 1);    // keep kSubBits bits
     const int sub = static_cast<int>(v >> shift) - (1 << (kSubBits - 1));
     return (1 << kSubBits) + (msb - kSubBits) * (1 << (kSubBits - 1)) + sub;
   }
@@ -70,7 +70,8 @@ class Histogram {
     const int msb = kSubBits + rel / (1 << (kSubBits - 1));
     const int sub = rel % (1 << (kSubBits - 1));
     const int shift = msb - (kSubBits - 1);
-    const uint64_t base = (uint64_t{1} << (kSubBits - 1)) + static_cast<uint64_t>(sub);
+    const uint64_t base =
+        (uint64_t{1} << (kSubBits - 1)) + static_cast<uint64_t>(sub);
     return ((base + 1) << shift) - 1;
   }
 

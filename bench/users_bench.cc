@@ -9,10 +9,10 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
-#include <deque>
-#include <functional>
 #include <cstdio>
+#include <deque>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <map>
 #include <memory>
@@ -23,11 +23,11 @@
 #include <thread>
 #include <vector>
 
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
 #include <grpcpp/create_channel.h>
 #include <grpcpp/security/credentials.h>
 #include <grpcpp/support/channel_arguments.h>
+#include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
 #include "absl/synchronization/mutex.h"
@@ -127,12 +127,14 @@ class UnaryCall {
                      std::function<void(UnaryOutcome)> done) = 0;
 };
 
-template <typename Req, typename Resp, typename Fill, typename Check, typename Invoke>
+template <typename Req, typename Resp, typename Fill, typename Check,
+          typename Invoke>
 class TypedCall final : public UnaryCall {
  public:
   TypedCall(Fill fill, Check check, Invoke invoke)
       : fill_(fill), check_(check), invoke_(invoke) {}
-  void Start(user::Users::Stub* stub, grpc::ClientContext* ctx, std::mt19937_64& rng,
+  void Start(user::Users::Stub* stub, grpc::ClientContext* ctx,
+             std::mt19937_64& rng,
              std::function<void(UnaryOutcome)> done) override {
     auto req = std::make_shared<Req>();
     auto resp = std::make_shared<Resp>();
@@ -150,12 +152,14 @@ class TypedCall final : public UnaryCall {
   Invoke invoke_;
 };
 
-template <typename Req, typename Resp, typename Fill, typename Check, typename Invoke>
+template <typename Req, typename Resp, typename Fill, typename Check,
+          typename Invoke>
 std::unique_ptr<UnaryCall> MakeCall(Fill f, Check c, Invoke i) {
   return std::make_unique<TypedCall<Req, Resp, Fill, Check, Invoke>>(f, c, i);
 }
 
-Result RunUnary(const Options& o, const Target& target, const std::string& label,
+Result RunUnary(const Options& o, const Target& target,
+                const std::string& label,
                 std::function<UnaryCall*(std::mt19937_64&)> pick) {
   struct Slot {
     user::Users::Stub* stub;
@@ -179,10 +183,12 @@ Result RunUnary(const Options& o, const Target& target, const std::string& label
     }
   }
   const auto start = Clock::now();
-  const auto measure_from = start + std::chrono::duration_cast<Clock::duration>(
-                                        std::chrono::duration<double>(o.warmup_s));
-  const auto end = measure_from + std::chrono::duration_cast<Clock::duration>(
-                                      std::chrono::duration<double>(o.duration_s));
+  const auto measure_from =
+      start + std::chrono::duration_cast<Clock::duration>(
+                  std::chrono::duration<double>(o.warmup_s));
+  const auto end =
+      measure_from + std::chrono::duration_cast<Clock::duration>(
+                         std::chrono::duration<double>(o.duration_s));
   std::mutex mu;
   std::condition_variable cv;
   int active = static_cast<int>(slots.size());
@@ -191,37 +197,42 @@ Result RunUnary(const Options& o, const Target& target, const std::string& label
   std::function<void(Slot*)> issue = [&](Slot* s) {
     s->ctx = std::make_unique<grpc::ClientContext>();
     target.Prepare(s->ctx.get());
-    s->ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+    s->ctx->set_deadline(std::chrono::system_clock::now() +
+                         std::chrono::seconds(30));
     s->started = Clock::now();
-    pick(s->rng)->Start(s->stub, s->ctx.get(), s->rng, [&, s](UnaryOutcome out) {
-      const auto now = Clock::now();
-      if (s->started >= measure_from && now <= end) {
-        if (out.status.ok() && out.correct) {
-          ++s->ok;
-          s->latency.Record(static_cast<uint64_t>((now - s->started).count()));
-        } else if (out.status.ok()) {
-          ++s->wrong;
-        } else {
-          ++s->errors[out.status.error_code()];
-        }
-      }
-      progress.fetch_add(1, std::memory_order_relaxed);
-      if (now < end) {
-        issue(s);
-      } else {
-        std::lock_guard<std::mutex> lock(mu);
-        if (--active == 0) cv.notify_all();
-      }
-    });
+    pick(s->rng)->Start(
+        s->stub, s->ctx.get(), s->rng, [&, s](UnaryOutcome out) {
+          const auto now = Clock::now();
+          if (s->started >= measure_from && now <= end) {
+            if (out.status.ok() && out.correct) {
+              ++s->ok;
+              s->latency.Record(
+                  static_cast<uint64_t>((now - s->started).count()));
+            } else if (out.status.ok()) {
+              ++s->wrong;
+            } else {
+              ++s->errors[out.status.error_code()];
+            }
+          }
+          progress.fetch_add(1, std::memory_order_relaxed);
+          if (now < end) {
+            issue(s);
+          } else {
+            std::lock_guard<std::mutex> lock(mu);
+            if (--active == 0) cv.notify_all();
+          }
+        });
   };
   for (auto& s : slots) issue(s.get());
 
   const bool tty = isatty(STDERR_FILENO);
   {
     std::unique_lock<std::mutex> lock(mu);
-    while (!cv.wait_for(lock, std::chrono::seconds(1), [&] { return active == 0; })) {
+    while (!cv.wait_for(lock, std::chrono::seconds(1),
+                        [&] { return active == 0; })) {
       if (tty) {
-        const double t = std::chrono::duration<double>(Clock::now() - start).count();
+        const double t =
+            std::chrono::duration<double>(Clock::now() - start).count();
         std::fprintf(stderr, "\r%s: %.0fs, %llu calls", label.c_str(), t,
                      static_cast<unsigned long long>(progress.load()));
       }
@@ -236,7 +247,8 @@ Result RunUnary(const Options& o, const Target& target, const std::string& label
     r.wrong += s->wrong;
     r.latency.Merge(s->latency);
     for (auto [code, n] : s->errors) {
-      r.errors[std::string(StatusCodeName(static_cast<absl::StatusCode>(code)))] += n;
+      r.errors[std::string(
+          StatusCodeName(static_cast<absl::StatusCode>(code)))] += n;
     }
   }
   return r;
@@ -245,7 +257,8 @@ Result RunUnary(const Options& o, const Target& target, const std::string& label
 // ---- Set-up helpers ----
 
 // Creates `n` users through ImportUsers and returns their ids.
-std::vector<int64_t> SeedUsers(const Target& target, int n, std::mt19937_64& rng) {
+std::vector<int64_t> SeedUsers(const Target& target, int n,
+                               std::mt19937_64& rng) {
   auto stub = target.NewStub();
   std::vector<int64_t> ids;
   {
@@ -275,7 +288,8 @@ std::vector<int64_t> SeedUsers(const Target& target, int n, std::mt19937_64& rng
     req.set_page_token(token);
     user::ListUsersResponse resp;
     grpc::Status s = stub->ListUsers(&ctx, req, &resp);
-    if (!s.ok()) throw std::runtime_error("listing users failed: " + s.error_message());
+    if (!s.ok())
+      throw std::runtime_error("listing users failed: " + s.error_message());
     for (const auto& u : resp.users()) ids.push_back(u.id());
     token = resp.next_page_token();
   } while (!token.empty() && ids.size() < 100000);
@@ -293,8 +307,9 @@ auto ListUserCall() {
         return r.details_size() == 1 && r.details(0).id() == q.id() &&
                r.details(0).value() == q.name();
       },
-      [](user::Users::Stub* s, grpc::ClientContext* c, const user::UserRequest* q,
-         user::UserResponse* r, std::function<void(grpc::Status)> f) {
+      [](user::Users::Stub* s, grpc::ClientContext* c,
+         const user::UserRequest* q, user::UserResponse* r,
+         std::function<void(grpc::Status)> f) {
         s->async()->ListUser(c, q, r, std::move(f));
       });
 }
@@ -304,9 +319,12 @@ auto GetUserCall(std::shared_ptr<std::vector<int64_t>> ids) {
       [ids](user::GetUserRequest& r, std::mt19937_64& rng) {
         r.set_id((*ids)[rng() % ids->size()]);
       },
-      [](const user::GetUserRequest& q, const user::User& r) { return r.id() == q.id(); },
-      [](user::Users::Stub* s, grpc::ClientContext* c, const user::GetUserRequest* q,
-         user::User* r, std::function<void(grpc::Status)> f) {
+      [](const user::GetUserRequest& q, const user::User& r) {
+        return r.id() == q.id();
+      },
+      [](user::Users::Stub* s, grpc::ClientContext* c,
+         const user::GetUserRequest* q, user::User* r,
+         std::function<void(grpc::Status)> f) {
         s->async()->GetUser(c, q, r, std::move(f));
       });
 }
@@ -321,8 +339,9 @@ auto CreateUserCall() {
       [](const user::CreateUserRequest& q, const user::User& r) {
         return r.id() > 0 && r.name() == q.user().name();
       },
-      [](user::Users::Stub* s, grpc::ClientContext* c, const user::CreateUserRequest* q,
-         user::User* r, std::function<void(grpc::Status)> f) {
+      [](user::Users::Stub* s, grpc::ClientContext* c,
+         const user::CreateUserRequest* q, user::User* r,
+         std::function<void(grpc::Status)> f) {
         s->async()->CreateUser(c, q, r, std::move(f));
       });
 }
@@ -333,8 +352,9 @@ auto ListUsersCall() {
       [](const user::ListUsersRequest&, const user::ListUsersResponse& r) {
         return r.users_size() > 0;
       },
-      [](user::Users::Stub* s, grpc::ClientContext* c, const user::ListUsersRequest* q,
-         user::ListUsersResponse* r, std::function<void(grpc::Status)> f) {
+      [](user::Users::Stub* s, grpc::ClientContext* c,
+         const user::ListUsersRequest* q, user::ListUsersResponse* r,
+         std::function<void(grpc::Status)> f) {
         s->async()->ListUsers(c, q, r, std::move(f));
       });
 }
@@ -368,9 +388,11 @@ Result RunImport(const Options& o, const Target& target) {
       std::lock_guard<std::mutex> lock(mu);
       if (s.ok()) {
         r.ok += static_cast<uint64_t>(resp.created());
-        if (resp.failed() > 0) r.errors["ROW_FAILED"] += static_cast<uint64_t>(resp.failed());
+        if (resp.failed() > 0)
+          r.errors["ROW_FAILED"] += static_cast<uint64_t>(resp.failed());
       } else {
-        ++r.errors[std::string(StatusCodeName(static_cast<absl::StatusCode>(s.error_code())))];
+        ++r.errors[std::string(
+            StatusCodeName(static_cast<absl::StatusCode>(s.error_code())))];
       }
     });
   }
@@ -381,7 +403,8 @@ Result RunImport(const Options& o, const Target& target) {
 
 // One bidi stream per connection, --inflight lookups outstanding on each.
 Result RunLookupStream(const Options& o, const Target& target) {
-  auto ids = SeedUsers(target, o.seed_users, *std::make_unique<std::mt19937_64>(42));
+  auto ids =
+      SeedUsers(target, o.seed_users, *std::make_unique<std::mt19937_64>(42));
   Result r;
   r.method = "lookup-stream";
   std::mutex mu;
@@ -396,8 +419,10 @@ Result RunLookupStream(const Options& o, const Target& target) {
       target.Prepare(&ctx);
       auto stream = stub->LookupUsers(&ctx);
       const auto start = Clock::now();
-      const auto measure_from = start + std::chrono::duration_cast<Clock::duration>(warm);
-      const auto end = start + std::chrono::duration_cast<Clock::duration>(total);
+      const auto measure_from =
+          start + std::chrono::duration_cast<Clock::duration>(warm);
+      const auto end =
+          start + std::chrono::duration_cast<Clock::duration>(total);
       std::mutex window_mu;
       std::condition_variable window_cv;
       std::deque<std::pair<int64_t, Clock::time_point>> sent;
@@ -408,7 +433,9 @@ Result RunLookupStream(const Options& o, const Target& target) {
           bool more_follow;
           {
             std::unique_lock<std::mutex> lock(window_mu);
-            window_cv.wait(lock, [&] { return static_cast<int>(sent.size()) < o.inflight; });
+            window_cv.wait(lock, [&] {
+              return static_cast<int>(sent.size()) < o.inflight;
+            });
             req.set_id(ids[rng() % ids.size()]);
             sent.emplace_back(req.id(), Clock::now());
             more_follow = static_cast<int>(sent.size()) < o.inflight;
@@ -436,7 +463,8 @@ Result RunLookupStream(const Options& o, const Target& target) {
         window_cv.notify_one();
         const auto now = Clock::now();
         if (front.second >= measure_from && now <= end) {
-          if (resp.id() == front.first && resp.code() == 0 && resp.user().id() == front.first) {
+          if (resp.id() == front.first && resp.code() == 0 &&
+              resp.user().id() == front.first) {
             ++ok;
             latency.Record(static_cast<uint64_t>((now - front.second).count()));
           } else {
@@ -451,7 +479,8 @@ Result RunLookupStream(const Options& o, const Target& target) {
       r.wrong += wrong;
       r.latency.Merge(latency);
       if (!s.ok()) {
-        ++r.errors[std::string(StatusCodeName(static_cast<absl::StatusCode>(s.error_code())))];
+        ++r.errors[std::string(
+            StatusCodeName(static_cast<absl::StatusCode>(s.error_code())))];
       }
       (void)writing_done;
     });
@@ -467,7 +496,8 @@ Result RunLookupStream(const Options& o, const Target& target) {
 Result RunWatchFanout(const Options& o, const Target& target) {
   class Watcher final : public grpc::ClientReadReactor<user::UserEvent> {
    public:
-    Watcher(user::Users::Stub* stub, const Target& target, std::atomic<int>* ready)
+    Watcher(user::Users::Stub* stub, const Target& target,
+            std::atomic<int>* ready)
         : ready_(ready) {
       target.Prepare(&ctx_);
       stub->async()->WatchUsers(&ctx_, &req_, this);
@@ -477,14 +507,18 @@ Result RunWatchFanout(const Options& o, const Target& target) {
     void OnReadInitialMetadataDone(bool) override { ready_->fetch_add(1); }
     void OnReadDone(bool ok) override {
       if (!ok) return;
-      const auto now_us = std::chrono::duration_cast<std::chrono::microseconds>(
-                              std::chrono::system_clock::now().time_since_epoch())
-                              .count();
-      const int64_t commit_us = event_.user().update_time().seconds() * 1000000 +
-                                event_.user().update_time().nanos() / 1000;
+      const auto now_us =
+          std::chrono::duration_cast<std::chrono::microseconds>(
+              std::chrono::system_clock::now().time_since_epoch())
+              .count();
+      const int64_t commit_us =
+          event_.user().update_time().seconds() * 1000000 +
+          event_.user().update_time().nanos() / 1000;
       if (measuring_.load(std::memory_order_relaxed)) {
         absl::MutexLock lock(&mu_);
-        delay_.Record(static_cast<uint64_t>(std::max<int64_t>(0, now_us - commit_us)) * 1000);
+        delay_.Record(
+            static_cast<uint64_t>(std::max<int64_t>(0, now_us - commit_us)) *
+            1000);
         ++events_;
       }
       StartRead(&event_);
@@ -517,7 +551,8 @@ Result RunWatchFanout(const Options& o, const Target& target) {
   std::atomic<int> ready{0};
   std::vector<std::unique_ptr<Watcher>> watchers;
   for (int i = 0; i < o.watchers; ++i) {
-    watchers.push_back(std::make_unique<Watcher>(stubs[i % stubs.size()].get(), target, &ready));
+    watchers.push_back(std::make_unique<Watcher>(stubs[i % stubs.size()].get(),
+                                                 target, &ready));
   }
   const auto deadline = Clock::now() + std::chrono::seconds(60);
   while (ready.load() < o.watchers && Clock::now() < deadline) {
@@ -575,7 +610,8 @@ Result RunIdle(const Options& o, const Target& target) {
     std::atomic<int> ready{0};
     class Idle final : public grpc::ClientReadReactor<user::UserEvent> {
      public:
-      Idle(user::Users::Stub* stub, const Target& target, std::atomic<int>* ready)
+      Idle(user::Users::Stub* stub, const Target& target,
+           std::atomic<int>* ready)
           : ready_(ready) {
         target.Prepare(&ctx_);
         stub->async()->WatchUsers(&ctx_, &req_, this);
@@ -594,7 +630,8 @@ Result RunIdle(const Options& o, const Target& target) {
     };
     std::vector<std::unique_ptr<Idle>> idle;
     for (int i = 0; i < o.watchers; ++i) {
-      idle.push_back(std::make_unique<Idle>(stubs[i % stubs.size()].get(), target, &ready));
+      idle.push_back(std::make_unique<Idle>(stubs[i % stubs.size()].get(),
+                                            target, &ready));
     }
     const auto deadline = Clock::now() + std::chrono::seconds(120);
     while (ready.load() < o.watchers && Clock::now() < deadline) {
@@ -638,15 +675,18 @@ void Print(const Result& r, const Options& o) {
     std::cout << j.dump() << std::endl;
     return;
   }
-  std::cout << fmt::format("{}: {:.0f}/s ({} ok in {:.1f}s, {} wrong)\n", r.method,
-                           r.rate(), r.ok, r.seconds, r.wrong);
+  std::cout << fmt::format("{}: {:.0f}/s ({} ok in {:.1f}s, {} wrong)\n",
+                           r.method, r.rate(), r.ok, r.seconds, r.wrong);
   std::cout << fmt::format(
-      "  latency us: p50 {:.1f}  p90 {:.1f}  p99 {:.1f}  p99.9 {:.1f}  max {:.1f}\n",
+      "  latency us: p50 {:.1f}  p90 {:.1f}  p99 {:.1f}  p99.9 {:.1f}  max "
+      "{:.1f}\n",
       r.latency.Percentile(0.5) / 1e3, r.latency.Percentile(0.9) / 1e3,
       r.latency.Percentile(0.99) / 1e3, r.latency.Percentile(0.999) / 1e3,
       r.latency.max() / 1e3);
-  for (const auto& [code, n] : r.errors) std::cout << "  errors " << code << ": " << n << "\n";
-  for (const auto& [k, v] : r.extra) std::cout << "  " << k << ": " << v << "\n";
+  for (const auto& [code, n] : r.errors)
+    std::cout << "  errors " << code << ": " << n << "\n";
+  for (const auto& [k, v] : r.extra)
+    std::cout << "  " << k << ": " << v << "\n";
 }
 
 }  // namespace
@@ -659,14 +699,16 @@ int main(int argc, char** argv) {
   app.option_defaults()->always_capture_default();
   app.add_option("--target", o.target, "host:port");
   app.add_option("--method", o.method)
-      ->check(CLI::IsMember({"list-user", "get-user", "create-user", "mixed", "import",
-                             "lookup-stream", "watch-fanout", "watch-idle",
-                             "connect-idle"}));
-  app.add_option("--connections", o.connections, "Distinct channels (TCP connections)")
+      ->check(CLI::IsMember({"list-user", "get-user", "create-user", "mixed",
+                             "import", "lookup-stream", "watch-fanout",
+                             "watch-idle", "connect-idle"}));
+  app.add_option("--connections", o.connections,
+                 "Distinct channels (TCP connections)")
       ->check(CLI::Range(1, 1024));
   app.add_option("--inflight", o.inflight, "Calls in flight per connection")
       ->check(CLI::Range(1, 100000));
-  app.add_option("--duration", o.duration_s, "Measured seconds")->check(CLI::PositiveNumber);
+  app.add_option("--duration", o.duration_s, "Measured seconds")
+      ->check(CLI::PositiveNumber);
   app.add_option("--warmup", o.warmup_s, "Unmeasured seconds first")
       ->check(CLI::NonNegativeNumber);
   app.add_flag("--json", o.json, "One JSON object on stdout");
@@ -674,8 +716,10 @@ int main(int argc, char** argv) {
   app.add_option("--tls-ca", o.tls_ca, "CA (PEM) for TLS");
   app.add_option("--tls-cert", o.tls_cert, "Client certificate (PEM) for mTLS");
   app.add_option("--tls-key", o.tls_key, "Client key (PEM) for mTLS");
-  app.add_option("--seed-users", o.seed_users, "get-user/mixed/lookup: users to create first");
-  app.add_option("--import-rows", o.import_rows, "import: users per connection");
+  app.add_option("--seed-users", o.seed_users,
+                 "get-user/mixed/lookup: users to create first");
+  app.add_option("--import-rows", o.import_rows,
+                 "import: users per connection");
   app.add_option("--watchers", o.watchers, "watch-fanout: watch streams");
   CLI11_PARSE(app, argc, argv);
 
@@ -685,16 +729,21 @@ int main(int argc, char** argv) {
     Result r;
     if (o.method == "list-user") {
       auto call = ListUserCall();
-      r = RunUnary(o, target, o.method, [&](std::mt19937_64&) { return call.get(); });
+      r = RunUnary(o, target, o.method,
+                   [&](std::mt19937_64&) { return call.get(); });
     } else if (o.method == "get-user") {
-      auto ids = std::make_shared<std::vector<int64_t>>(SeedUsers(target, o.seed_users, rng));
+      auto ids = std::make_shared<std::vector<int64_t>>(
+          SeedUsers(target, o.seed_users, rng));
       auto call = GetUserCall(ids);
-      r = RunUnary(o, target, o.method, [&](std::mt19937_64&) { return call.get(); });
+      r = RunUnary(o, target, o.method,
+                   [&](std::mt19937_64&) { return call.get(); });
     } else if (o.method == "create-user") {
       auto call = CreateUserCall();
-      r = RunUnary(o, target, o.method, [&](std::mt19937_64&) { return call.get(); });
+      r = RunUnary(o, target, o.method,
+                   [&](std::mt19937_64&) { return call.get(); });
     } else if (o.method == "mixed") {
-      auto ids = std::make_shared<std::vector<int64_t>>(SeedUsers(target, o.seed_users, rng));
+      auto ids = std::make_shared<std::vector<int64_t>>(
+          SeedUsers(target, o.seed_users, rng));
       auto get = GetUserCall(ids);
       auto list = ListUsersCall();
       auto create = CreateUserCall();

@@ -73,7 +73,8 @@ int ListUser(user::Users::StubInterface& stub, int32_t id,
   return 0;
 }
 
-int Report(const grpc::Status& status, const google::protobuf::Message& response,
+int Report(const grpc::Status& status,
+           const google::protobuf::Message& response,
            const CallOptions& options, std::ostream& out, std::ostream& err) {
   if (!status.ok()) {
     PrintError(status, err);
@@ -84,7 +85,8 @@ int Report(const grpc::Status& status, const google::protobuf::Message& response
 }
 
 int CreateUser(user::Users::StubInterface& stub, const UserFields& fields,
-               const CallOptions& options, std::ostream& out, std::ostream& err) {
+               const CallOptions& options, std::ostream& out,
+               std::ostream& err) {
   user::CreateUserRequest request;
   auto* u = request.mutable_user();
   u->set_name(fields.name.value_or(""));
@@ -108,7 +110,8 @@ int GetUser(user::Users::StubInterface& stub, int64_t id,
 
 int UpdateUser(user::Users::StubInterface& stub, int64_t id,
                const UserFields& fields, int64_t if_version,
-               const CallOptions& options, std::ostream& out, std::ostream& err) {
+               const CallOptions& options, std::ostream& out,
+               std::ostream& err) {
   user::UpdateUserRequest request;
   auto* u = request.mutable_user();
   u->set_id(id);
@@ -131,7 +134,8 @@ int UpdateUser(user::Users::StubInterface& stub, int64_t id,
 }
 
 int DeleteUser(user::Users::StubInterface& stub, int64_t id, int64_t if_version,
-               const CallOptions& options, std::ostream& out, std::ostream& err) {
+               const CallOptions& options, std::ostream& out,
+               std::ostream& err) {
   user::DeleteUserRequest request;
   request.set_id(id);
   request.set_version(if_version);
@@ -143,7 +147,8 @@ int DeleteUser(user::Users::StubInterface& stub, int64_t id, int64_t if_version,
 
 int ListUsers(user::Users::StubInterface& stub, const std::string& prefix,
               int32_t page_size, const std::string& page_token, bool all,
-              const CallOptions& options, std::ostream& out, std::ostream& err) {
+              const CallOptions& options, std::ostream& out,
+              std::ostream& err) {
   user::ListUsersRequest request;
   request.set_name_prefix(prefix);
   request.set_page_size(page_size);

@@ -43,7 +43,8 @@ int ListUser(user::Users::StubInterface& stub, int32_t id,
 
 // Prints `response` on success (text or JSON) or the error; returns the exit
 // code. Shared by every unary command.
-int Report(const grpc::Status& status, const google::protobuf::Message& response,
+int Report(const grpc::Status& status,
+           const google::protobuf::Message& response,
            const CallOptions& options, std::ostream& out, std::ostream& err);
 
 struct UserFields {
@@ -51,15 +52,18 @@ struct UserFields {
 };
 
 int CreateUser(user::Users::StubInterface& stub, const UserFields& fields,
-               const CallOptions& options, std::ostream& out, std::ostream& err);
+               const CallOptions& options, std::ostream& out,
+               std::ostream& err);
 int GetUser(user::Users::StubInterface& stub, int64_t id,
             const CallOptions& options, std::ostream& out, std::ostream& err);
 // Sends only the given fields, with an update_mask naming them.
 int UpdateUser(user::Users::StubInterface& stub, int64_t id,
                const UserFields& fields, int64_t if_version,
-               const CallOptions& options, std::ostream& out, std::ostream& err);
+               const CallOptions& options, std::ostream& out,
+               std::ostream& err);
 int DeleteUser(user::Users::StubInterface& stub, int64_t id, int64_t if_version,
-               const CallOptions& options, std::ostream& out, std::ostream& err);
+               const CallOptions& options, std::ostream& out,
+               std::ostream& err);
 // With `all`, follows next_page_token to the end and prints one merged
 // response.
 int ListUsers(user::Users::StubInterface& stub, const std::string& prefix,

@@ -45,7 +45,8 @@ ImportReader::ImportReader(std::istream& in) : in_(in) {
 
 absl::StatusOr<std::optional<user::User>> ImportReader::Next() {
   auto where = [this](const std::string& what) {
-    return absl::InvalidArgumentError("line " + std::to_string(line_) + ": " + what);
+    return absl::InvalidArgumentError("line " + std::to_string(line_) + ": " +
+                                      what);
   };
   for (;;) {
     std::string line;
@@ -65,7 +66,8 @@ absl::StatusOr<std::optional<user::User>> ImportReader::Next() {
         if (h == "display_name") columns_[2] = static_cast<int>(i);
       }
       if (columns_[0] < 0 || columns_[1] < 0) {
-        return where("CSV header must name the columns name,email[,display_name]");
+        return where(
+            "CSV header must name the columns name,email[,display_name]");
       }
       continue;
     } else {
@@ -79,7 +81,8 @@ absl::StatusOr<std::optional<user::User>> ImportReader::Next() {
       if (j.is_discarded() || !j.is_object()) return where("not a JSON object");
       auto get = [&](const char* key, const char* alt) -> std::string {
         for (const char* k : {key, alt}) {
-          if (k && j.contains(k) && j[k].is_string()) return j[k].get<std::string>();
+          if (k && j.contains(k) && j[k].is_string())
+            return j[k].get<std::string>();
         }
         return "";
       };

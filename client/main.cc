@@ -5,13 +5,13 @@
 #include <optional>
 #include <string>
 
-#include <CLI/CLI.hpp>
 #include <grpcpp/create_channel.h>
 #include <grpcpp/security/credentials.h>
+#include <CLI/CLI.hpp>
 
+#include <unistd.h>
 #include <fstream>
 #include <sstream>
-#include <unistd.h>
 
 #include "client/commands.h"
 #include "client/stream_commands.h"
@@ -21,19 +21,23 @@ namespace {
 // Adds --name/--email/--display-name, remembering which were given.
 void AddUserFields(CLI::App* cmd, users::client::UserFields* fields) {
   cmd->add_option_function<std::string>(
-      "--name", [fields](const std::string& v) { fields->name = v; }, "User name (handle)");
+      "--name", [fields](const std::string& v) { fields->name = v; },
+      "User name (handle)");
   cmd->add_option_function<std::string>(
-      "--email", [fields](const std::string& v) { fields->email = v; }, "Email address");
+      "--email", [fields](const std::string& v) { fields->email = v; },
+      "Email address");
   cmd->add_option_function<std::string>(
-      "--display-name", [fields](const std::string& v) { fields->display_name = v; },
+      "--display-name",
+      [fields](const std::string& v) { fields->display_name = v; },
       "Display name");
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"users-client: call the Users gRPC service.\n"
-               "Without a subcommand: the tutorial's ListUser call."};
+  CLI::App app{
+      "users-client: call the Users gRPC service.\n"
+      "Without a subcommand: the tutorial's ListUser call."};
   app.option_defaults()->always_capture_default();
   std::string target = "localhost:50051";
   int32_t id = 2;
@@ -44,20 +48,25 @@ int main(int argc, char** argv) {
       ->envname("USERS_TARGET");
   app.add_option("--id", id, "ListUser: the id to send");
   app.add_option("--name", name, "ListUser: the name to send");
-  app.add_option("--timeout", timeout_s, "Deadline of each call, in seconds (0: none)")
+  app.add_option("--timeout", timeout_s,
+                 "Deadline of each call, in seconds (0: none)")
       ->check(CLI::NonNegativeNumber);
   app.add_flag("--json", options.json, "Print protobuf's JSON mapping");
   app.add_option("--request-id", options.request_id, "x-request-id to send");
-  app.add_option("--token", options.token, "Bearer token sent as 'authorization'")
+  app.add_option("--token", options.token,
+                 "Bearer token sent as 'authorization'")
       ->envname("USERS_TOKEN");
   std::string tls_ca, tls_cert, tls_key;
-  app.add_option("--tls-ca", tls_ca, "CA bundle (PEM) to verify the server; enables TLS")
+  app.add_option("--tls-ca", tls_ca,
+                 "CA bundle (PEM) to verify the server; enables TLS")
       ->envname("USERS_TLS_CA")
       ->check(CLI::ExistingFile);
-  app.add_option("--tls-cert", tls_cert, "Client certificate (PEM) for mutual TLS")
+  app.add_option("--tls-cert", tls_cert,
+                 "Client certificate (PEM) for mutual TLS")
       ->envname("USERS_TLS_CLIENT_CERT")
       ->check(CLI::ExistingFile);
-  app.add_option("--tls-key", tls_key, "Client private key (PEM) for mutual TLS")
+  app.add_option("--tls-key", tls_key,
+                 "Client private key (PEM) for mutual TLS")
       ->envname("USERS_TLS_CLIENT_KEY")
       ->check(CLI::ExistingFile);
 
@@ -71,7 +80,8 @@ int main(int argc, char** argv) {
 
   int64_t update_id = 0, update_version = 0;
   users::client::UserFields update_fields;
-  auto* update = app.add_subcommand("update", "UpdateUser: changes only the fields given");
+  auto* update =
+      app.add_subcommand("update", "UpdateUser: changes only the fields given");
   update->add_option("ID", update_id, "User id")->required();
   AddUserFields(update, &update_fields);
   update->add_option("--if-version", update_version,
@@ -87,24 +97,32 @@ int main(int argc, char** argv) {
   int32_t page_size = 0;
   bool all = false;
   auto* list = app.add_subcommand("list", "ListUsers");
-  list->add_option("--prefix", prefix, "Only names starting with this (case-insensitive)");
-  list->add_option("--page-size", page_size, "Users per page (0: server default 50)");
+  list->add_option("--prefix", prefix,
+                   "Only names starting with this (case-insensitive)");
+  list->add_option("--page-size", page_size,
+                   "Users per page (0: server default 50)");
   list->add_option("--page-token", page_token, "Continue from this token");
   list->add_flag("--all", all, "Follow page tokens to the end");
 
   int64_t since = 0;
-  auto* watch = app.add_subcommand("watch", "WatchUsers: print changes until interrupted");
-  watch->add_option("--since", since,
-                    "Replay changes after this revision first (0: from now on)");
+  auto* watch = app.add_subcommand(
+      "watch", "WatchUsers: print changes until interrupted");
+  watch->add_option(
+      "--since", since,
+      "Replay changes after this revision first (0: from now on)");
 
   std::string import_file;
   auto* import = app.add_subcommand(
-      "import", "ImportUsers from CSV (header name,email,display_name) or JSON Lines");
-  import->add_option("FILE", import_file, "Input file; - for stdin")->required();
+      "import",
+      "ImportUsers from CSV (header name,email,display_name) or JSON Lines");
+  import->add_option("FILE", import_file, "Input file; - for stdin")
+      ->required();
 
   std::vector<int64_t> lookup_ids;
-  auto* lookup = app.add_subcommand("lookup", "LookupUsers: ids as arguments or on stdin");
-  lookup->add_option("ID", lookup_ids, "User ids (default: read from stdin, one a line)");
+  auto* lookup =
+      app.add_subcommand("lookup", "LookupUsers: ids as arguments or on stdin");
+  lookup->add_option("ID", lookup_ids,
+                     "User ids (default: read from stdin, one a line)");
 
   // Options such as --target and --json also work after the subcommand.
   for (auto* sub : {create, get, update, del, list, watch, import, lookup}) {
@@ -135,14 +153,16 @@ int main(int argc, char** argv) {
   auto stub = user::Users::NewStub(channel);
   auto& out = std::cout;
   auto& err = std::cerr;
-  if (*create) return users::client::CreateUser(*stub, create_fields, options, out, err);
+  if (*create)
+    return users::client::CreateUser(*stub, create_fields, options, out, err);
   if (*get) return users::client::GetUser(*stub, get_id, options, out, err);
   if (*update) {
     return users::client::UpdateUser(*stub, update_id, update_fields,
                                      update_version, options, out, err);
   }
   if (*del) {
-    return users::client::DeleteUser(*stub, delete_id, delete_version, options, out, err);
+    return users::client::DeleteUser(*stub, delete_id, delete_version, options,
+                                     out, err);
   }
   if (*list) {
     return users::client::ListUsers(*stub, prefix, page_size, page_token, all,
@@ -164,7 +184,9 @@ int main(int argc, char** argv) {
                                       options, out, err);
   }
   if (*lookup) {
-    return users::client::LookupUsers(*stub, lookup_ids, std::cin, options, out, err);
+    return users::client::LookupUsers(*stub, lookup_ids, std::cin, options, out,
+                                      err);
   }
-  return users::client::ListUser(*stub, id, name, options, std::cout, std::cerr);
+  return users::client::ListUser(*stub, id, name, options, std::cout,
+                                 std::cerr);
 }

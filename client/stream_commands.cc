@@ -11,7 +11,8 @@
 namespace users::client {
 
 int WatchUsers(user::Users::StubInterface& stub, int64_t since,
-               const CallOptions& options, std::ostream& out, std::ostream& err) {
+               const CallOptions& options, std::ostream& out,
+               std::ostream& err) {
   CallOptions no_deadline = options;
   no_deadline.timeout = std::chrono::milliseconds(0);
   auto context = MakeContext(no_deadline);
@@ -36,7 +37,8 @@ int ImportUsers(user::Users::StubInterface& stub, std::istream& in,
                 bool progress, const CallOptions& options, std::ostream& out,
                 std::ostream& err) {
   CallOptions no_deadline = options;
-  no_deadline.timeout = std::chrono::milliseconds(0);  // imports take their time
+  no_deadline.timeout =
+      std::chrono::milliseconds(0);  // imports take their time
   auto context = MakeContext(no_deadline);
   user::ImportUsersResponse response;
   auto writer = stub.ImportUsers(context.get(), &response);
@@ -84,8 +86,9 @@ int ImportUsers(user::Users::StubInterface& stub, std::istream& in,
   return response.failed() == 0 ? 0 : 1;
 }
 
-int LookupUsers(user::Users::StubInterface& stub, const std::vector<int64_t>& ids,
-                std::istream& in, const CallOptions& options, std::ostream& out,
+int LookupUsers(user::Users::StubInterface& stub,
+                const std::vector<int64_t>& ids, std::istream& in,
+                const CallOptions& options, std::ostream& out,
                 std::ostream& err) {
   auto context = MakeContext(options);
   auto stream = stub.LookupUsers(context.get());

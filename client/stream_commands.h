@@ -13,7 +13,8 @@ namespace users::client {
 // Prints events as they arrive until the stream ends or the process is
 // interrupted. No deadline applies.
 int WatchUsers(user::Users::StubInterface& stub, int64_t since,
-               const CallOptions& options, std::ostream& out, std::ostream& err);
+               const CallOptions& options, std::ostream& out,
+               std::ostream& err);
 
 // Streams users from `in` (CSV or JSON Lines), then prints the summary. With
 // `progress`, draws a progress line on `err`.
@@ -23,8 +24,9 @@ int ImportUsers(user::Users::StubInterface& stub, std::istream& in,
 
 // Looks up `ids` (or, if empty, ids read from `in`, one per line) on one
 // stream; prints each answer in request order. Exit code 1 if any failed.
-int LookupUsers(user::Users::StubInterface& stub, const std::vector<int64_t>& ids,
-                std::istream& in, const CallOptions& options, std::ostream& out,
+int LookupUsers(user::Users::StubInterface& stub,
+                const std::vector<int64_t>& ids, std::istream& in,
+                const CallOptions& options, std::ostream& out,
                 std::ostream& err);
 
 }  // namespace users::client

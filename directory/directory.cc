@@ -51,15 +51,20 @@ void ToProto(const UserRecord& record, user::User* out) {
 
 user::UserEvent::Type ToProto(ChangeType type) {
   switch (type) {
-    case ChangeType::kCreated: return user::UserEvent::CREATED;
-    case ChangeType::kUpdated: return user::UserEvent::UPDATED;
-    case ChangeType::kDeleted: return user::UserEvent::DELETED;
+    case ChangeType::kCreated:
+      return user::UserEvent::CREATED;
+    case ChangeType::kUpdated:
+      return user::UserEvent::UPDATED;
+    case ChangeType::kDeleted:
+      return user::UserEvent::DELETED;
   }
   return user::UserEvent::TYPE_UNSPECIFIED;
 }
 
 Directory::Directory(UserStore* store, GroupCommitter* writer, Options options)
-    : store_(store), writer_(writer), tokens_(std::move(options.page_token_key)) {}
+    : store_(store),
+      writer_(writer),
+      tokens_(std::move(options.page_token_key)) {}
 
 absl::Status Directory::GetUser(const user::GetUserRequest& request,
                                 user::User* out) {
@@ -103,7 +108,8 @@ absl::Status Directory::ListUsers(const user::ListUsersRequest& request,
   if (!request.page_token().empty()) {
     auto decoded = tokens_.Decode(request.page_token());
     if (!decoded.ok()) {
-      violations.push_back({"page_token", std::string(decoded.status().message())});
+      violations.push_back(
+          {"page_token", std::string(decoded.status().message())});
     } else if (decoded->name_prefix != cursor.name_prefix) {
       violations.push_back(
           {"page_token", "was issued for a different name_prefix"});
@@ -114,10 +120,12 @@ absl::Status Directory::ListUsers(const user::ListUsersRequest& request,
   if (!violations.empty()) {
     return InvalidArgumentError("invalid ListUsers request", violations);
   }
-  int page_size = request.page_size() == 0 ? kDefaultPageSize
-                                           : std::min(request.page_size(), kMaxPageSize);
+  int page_size = request.page_size() == 0
+                      ? kDefaultPageSize
+                      : std::min(request.page_size(), kMaxPageSize);
   // One extra row tells whether another page follows.
-  auto records = store_->List(cursor.after_id, cursor.name_prefix, page_size + 1);
+  auto records =
+      store_->List(cursor.after_id, cursor.name_prefix, page_size + 1);
   if (!records.ok()) return records.status();
   const bool more = static_cast<int>(records->size()) > page_size;
   if (more) records->resize(page_size);
@@ -165,8 +173,10 @@ void Directory::UpdateUser(const user::UpdateUserRequest& request,
                            Deadline deadline, UserDone done) {
   const user::User& user = request.user();
   std::vector<FieldViolation> violations;
-  if (user.id() <= 0) violations.push_back({"user.id", "must be a positive user id"});
-  if (user.version() < 0) violations.push_back({"user.version", "must not be negative"});
+  if (user.id() <= 0)
+    violations.push_back({"user.id", "must be a positive user id"});
+  if (user.version() < 0)
+    violations.push_back({"user.version", "must not be negative"});
   uint32_t fields = 0;
   if (request.update_mask().paths_size() == 0) {
     fields = kFieldName | kFieldEmail | kFieldDisplayName;
@@ -180,12 +190,14 @@ void Directory::UpdateUser(const user::UpdateUserRequest& request,
       fields |= kFieldDisplayName;
     } else {
       violations.push_back(
-          {"update_mask", "unknown or immutable path \"" + path +
-                              "\"; mutable paths are name, email, display_name"});
+          {"update_mask",
+           "unknown or immutable path \"" + path +
+               "\"; mutable paths are name, email, display_name"});
     }
   }
   if (fields & kFieldName) ValidateName(user.name(), "user.name", &violations);
-  if (fields & kFieldEmail) ValidateEmail(user.email(), "user.email", &violations);
+  if (fields & kFieldEmail)
+    ValidateEmail(user.email(), "user.email", &violations);
   if (fields & kFieldDisplayName) {
     ValidateDisplayName(user.display_name(), "user.display_name", &violations);
   }
@@ -211,8 +223,10 @@ void Directory::UpdateUser(const user::UpdateUserRequest& request,
 void Directory::DeleteUser(const user::DeleteUserRequest& request,
                            Deadline deadline, DeleteDone done) {
   std::vector<FieldViolation> violations;
-  if (request.id() <= 0) violations.push_back({"id", "must be a positive user id"});
-  if (request.version() < 0) violations.push_back({"version", "must not be negative"});
+  if (request.id() <= 0)
+    violations.push_back({"id", "must be a positive user id"});
+  if (request.version() < 0)
+    violations.push_back({"version", "must not be negative"});
   if (!violations.empty()) {
     return done(InvalidArgumentError("invalid DeleteUser request", violations));
   }
@@ -224,8 +238,9 @@ void Directory::DeleteUser(const user::DeleteUserRequest& request,
   std::vector<Mutation> mutations{std::move(m)};
   writer_->Submit(std::move(mutations), deadline,
                   [done = std::move(done)](GroupCommitter::Results results) {
-                    done(results.size() == 1 ? results[0].status()
-                                             : absl::InternalError("lost write result"));
+                    done(results.size() == 1
+                             ? results[0].status()
+                             : absl::InternalError("lost write result"));
                   });
 }
 

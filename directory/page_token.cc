@@ -16,7 +16,8 @@ constexpr std::string_view kVersion = "v1";
 constexpr size_t kMacBytes = 16;
 
 absl::Status Invalid() {
-  return absl::InvalidArgumentError("page_token is malformed or was not issued by this service");
+  return absl::InvalidArgumentError(
+      "page_token is malformed or was not issued by this service");
 }
 
 }  // namespace
@@ -40,17 +41,19 @@ std::string PageTokenCodec::Encode(const PageCursor& cursor) const {
   return token;
 }
 
-absl::StatusOr<PageCursor> PageTokenCodec::Decode(std::string_view token) const {
+absl::StatusOr<PageCursor> PageTokenCodec::Decode(
+    std::string_view token) const {
   if (token.size() > 512) return Invalid();
   std::string raw;
-  if (!absl::WebSafeBase64Unescape(absl::string_view(token.data(), token.size()),
-                                   &raw) ||
+  if (!absl::WebSafeBase64Unescape(
+          absl::string_view(token.data(), token.size()), &raw) ||
       raw.size() <= kMacBytes) {
     return Invalid();
   }
   const std::string_view payload(raw.data(), raw.size() - kMacBytes);
   const std::string expected = Mac(payload);
-  if (CRYPTO_memcmp(expected.data(), raw.data() + payload.size(), kMacBytes) != 0) {
+  if (CRYPTO_memcmp(expected.data(), raw.data() + payload.size(), kMacBytes) !=
+      0) {
     return Invalid();
   }
   // v1:<after_id>:<prefix>

@@ -10,7 +10,9 @@ bool IsAlnum(char c) {
          (c >= '0' && c <= '9');
 }
 
-bool IsNameChar(char c) { return IsAlnum(c) || c == '.' || c == '_' || c == '-'; }
+bool IsNameChar(char c) {
+  return IsAlnum(c) || c == '.' || c == '_' || c == '-';
+}
 
 // RFC 5322 atext.
 bool IsAtext(char c) {
@@ -65,7 +67,8 @@ void ValidateName(std::string_view name, std::string_view field,
   }
   for (char c : name) {
     if (!IsNameChar(c)) {
-      return Add(out, field, "may contain only letters, digits, '.', '_' and '-'");
+      return Add(out, field,
+                 "may contain only letters, digits, '.', '_' and '-'");
     }
   }
 }
@@ -82,13 +85,15 @@ void ValidateEmail(std::string_view email, std::string_view field,
   }
   const std::string_view local = email.substr(0, at);
   const std::string_view domain = email.substr(at + 1);
-  bool local_ok = !local.empty() && local.size() <= 64 && local.front() != '.' &&
-                  local.back() != '.' && local.find("..") == std::string_view::npos;
+  bool local_ok = !local.empty() && local.size() <= 64 &&
+                  local.front() != '.' && local.back() != '.' &&
+                  local.find("..") == std::string_view::npos;
   for (char c : local) local_ok = local_ok && (IsAtext(c) || c == '.');
   if (!local_ok) {
     return Add(out, field, "has an invalid part before '@'");
   }
-  bool domain_ok = domain.size() <= 253 && domain.find('.') != std::string_view::npos;
+  bool domain_ok =
+      domain.size() <= 253 && domain.find('.') != std::string_view::npos;
   size_t start = 0;
   while (domain_ok && start <= domain.size()) {
     size_t end = domain.find('.', start);
@@ -133,7 +138,8 @@ void ValidateNamePrefix(std::string_view prefix, std::string_view field,
   }
   for (char c : prefix) {
     if (!IsNameChar(c)) {
-      return Add(out, field, "may contain only letters, digits, '.', '_' and '-'");
+      return Add(out, field,
+                 "may contain only letters, digits, '.', '_' and '-'");
     }
   }
 }

@@ -62,7 +62,8 @@ void WatchHub::OnCommitted(std::span<const Change> changes) {
   // One shared copy per change, however many watchers there are.
   std::vector<std::shared_ptr<const Change>> shared;
   shared.reserve(changes.size());
-  for (const auto& c : changes) shared.push_back(std::make_shared<const Change>(c));
+  for (const auto& c : changes)
+    shared.push_back(std::make_shared<const Change>(c));
 
   absl::MutexLock lock(&mu_);
   published_ = changes.back().revision;

@@ -19,10 +19,10 @@
 #define USERS_DIRECTORY_WATCH_HUB_H_
 
 #include <cstdint>
-#include <vector>
 #include <memory>
 #include <span>
 #include <unordered_set>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"

@@ -34,8 +34,8 @@ inline constexpr absl::string_view kBadRequestTypeUrl =
     "type.googleapis.com/google.rpc.BadRequest";
 
 // INVALID_ARGUMENT with `message` and a google.rpc.BadRequest payload.
-absl::Status InvalidArgumentError(std::string_view message,
-                                  const std::vector<FieldViolation>& violations);
+absl::Status InvalidArgumentError(
+    std::string_view message, const std::vector<FieldViolation>& violations);
 
 // The field violations carried by `status`; empty if it carries none.
 std::vector<FieldViolation> GetFieldViolations(const absl::Status& status);

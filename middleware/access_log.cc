@@ -17,7 +17,8 @@ std::string_view SecondsPrefix(std::time_t seconds) {
   if (seconds != cached_seconds) {
     std::tm tm;
     gmtime_r(&seconds, &tm);
-    cached_length = std::strftime(cached, sizeof(cached), "%Y-%m-%dT%H:%M:%S", &tm);
+    cached_length =
+        std::strftime(cached, sizeof(cached), "%Y-%m-%dT%H:%M:%S", &tm);
     cached_seconds = seconds;
   }
   return {cached, cached_length};
@@ -31,23 +32,29 @@ void FormatAccessLine(const CallRecord& record, LogFormat format,
   const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(
                           now.time_since_epoch())
                           .count();
-  const std::string_view prefix = SecondsPrefix(static_cast<std::time_t>(micros / 1000000));
+  const std::string_view prefix =
+      SecondsPrefix(static_cast<std::time_t>(micros / 1000000));
   const int fraction = static_cast<int>(micros % 1000000);
-  const double ms = std::chrono::duration<double, std::milli>(record.duration).count();
+  const double ms =
+      std::chrono::duration<double, std::milli>(record.duration).count();
   const std::string_view code = StatusCodeName(record.code);
   auto it = std::back_inserter(out);
   if (format == LogFormat::kText) {
-    fmt::format_to(it, "{}.{:06d}Z access {} peer={} code={} duration_ms={:.3f} request_id={}",
-                   prefix, fraction, record.method, record.peer, code, ms,
-                   record.request_id);
+    fmt::format_to(
+        it,
+        "{}.{:06d}Z access {} peer={} code={} duration_ms={:.3f} request_id={}",
+        prefix, fraction, record.method, record.peer, code, ms,
+        record.request_id);
     return;
   }
   // Every field is free of quotes and backslashes: methods are registered
   // paths, peers are gRPC URIs, request ids are checked by
   // IsAcceptableRequestId. So plain formatting yields valid JSON.
-  fmt::format_to(it,
-                 R"({{"time":"{}.{:06d}Z","level":"info","log":"access","method":"{}","peer":"{}","code":"{}","duration_ms":{:.3f},"request_id":"{}"}})",
-                 prefix, fraction, record.method, record.peer, code, ms, record.request_id);
+  fmt::format_to(
+      it,
+      R"({{"time":"{}.{:06d}Z","level":"info","log":"access","method":"{}","peer":"{}","code":"{}","duration_ms":{:.3f},"request_id":"{}"}})",
+      prefix, fraction, record.method, record.peer, code, ms,
+      record.request_id);
 }
 
 AccessLog::AccessLog(int fd, LogFormat format) : format_(format), writer_(fd) {}

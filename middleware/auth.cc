@@ -43,8 +43,8 @@ absl::StatusOr<TokenAuthenticator> TokenAuthenticator::Parse(
     if (line.empty()) continue;
     const size_t space = line.find_first_of(" \t");
     auto bad = [&](const std::string& why) {
-      return absl::InvalidArgumentError("auth tokens line " +
-                                        std::to_string(line_number) + ": " + why);
+      return absl::InvalidArgumentError(
+          "auth tokens line " + std::to_string(line_number) + ": " + why);
     };
     if (space == std::string_view::npos) {
       return bad("expected \"<token> <role>\"");
@@ -57,7 +57,8 @@ absl::StatusOr<TokenAuthenticator> TokenAuthenticator::Parse(
     } else if (role == "writer") {
       entry.role = Role::kWriter;
     } else {
-      return bad("role must be reader or writer, not \"" + std::string(role) + "\"");
+      return bad("role must be reader or writer, not \"" + std::string(role) +
+                 "\"");
     }
     auth.entries_.push_back(entry);
   }
@@ -70,12 +71,14 @@ absl::StatusOr<TokenAuthenticator> TokenAuthenticator::Parse(
 absl::StatusOr<TokenAuthenticator> TokenAuthenticator::Load(
     const std::string& path) {
   std::ifstream in(path);
-  if (!in) return absl::InvalidArgumentError("cannot read auth tokens file " + path);
+  if (!in)
+    return absl::InvalidArgumentError("cannot read auth tokens file " + path);
   std::stringstream buffer;
   buffer << in.rdbuf();
   auto parsed = Parse(buffer.str());
   if (!parsed.ok()) {
-    return absl::InvalidArgumentError(path + ": " + std::string(parsed.status().message()));
+    return absl::InvalidArgumentError(path + ": " +
+                                      std::string(parsed.status().message()));
   }
   return parsed;
 }
@@ -86,7 +89,8 @@ absl::Status TokenAuthenticator::Authorize(std::string_view authorization,
   if (authorization.size() <= kBearer.size() ||
       authorization.substr(0, kBearer.size()) != kBearer) {
     return absl::UnauthenticatedError(
-        "missing bearer token: send metadata \"authorization: Bearer <token>\"");
+        "missing bearer token: send metadata \"authorization: Bearer "
+        "<token>\"");
   }
   const auto digest = Digest(authorization.substr(kBearer.size()));
   // Compare with every entry, without an early exit, so timing reveals
@@ -97,7 +101,8 @@ absl::Status TokenAuthenticator::Authorize(std::string_view authorization,
     role |= match ? static_cast<int>(e.role) : 0;
   }
   if (role == 0) return absl::UnauthenticatedError("unknown bearer token");
-  if (access == Access::kWrite && (role & static_cast<int>(Role::kWriter)) == 0) {
+  if (access == Access::kWrite &&
+      (role & static_cast<int>(Role::kWriter)) == 0) {
     return absl::PermissionDeniedError("this token may read but not write");
   }
   return absl::OkStatus();

@@ -31,9 +31,10 @@ class LineWriter {
  public:
   // Writes to `fd` (not owned). A thread's buffer holding more than
   // `max_buffered` bytes drops new lines (counted) rather than grow.
-  explicit LineWriter(int fd,
-                      std::chrono::milliseconds interval = std::chrono::milliseconds(100),
-                      size_t max_buffered = 8 << 20);
+  explicit LineWriter(
+      int fd,
+      std::chrono::milliseconds interval = std::chrono::milliseconds(100),
+      size_t max_buffered = 8 << 20);
   ~LineWriter();  // writes what is buffered
 
   LineWriter(const LineWriter&) = delete;
@@ -73,7 +74,7 @@ class LineWriter {
 
   absl::Mutex shards_mu_;  // taken once per thread, when its shard is made
   std::vector<std::unique_ptr<Shard>> shards_ ABSL_GUARDED_BY(shards_mu_);
-  absl::Mutex write_mu_;   // one Flush writes at a time
+  absl::Mutex write_mu_;  // one Flush writes at a time
   std::atomic<uint64_t> dropped_{0};
   absl::Notification stop_;
   std::thread thread_;

@@ -10,7 +10,8 @@ namespace {
 // "/user.Users/GetUser" -> service "user.Users", method "GetUser".
 std::pair<std::string, std::string> Split(const std::string& path) {
   const size_t slash = path.rfind('/');
-  if (path.empty() || path[0] != '/' || slash == 0 || slash == std::string::npos) {
+  if (path.empty() || path[0] != '/' || slash == 0 ||
+      slash == std::string::npos) {
     return {"", path};
   }
   return {path.substr(1, slash - 1), path.substr(slash + 1)};
@@ -41,10 +42,12 @@ void Metrics::OnCallEnd(const CallRecord& record) {
   inflight_.fetch_sub(1, std::memory_order_relaxed);
   MethodStats& s = StatsFor(record.method);
   const auto code = static_cast<size_t>(record.code);
-  s.by_code[code < s.by_code.size() ? code : 2].fetch_add(1, std::memory_order_relaxed);
+  s.by_code[code < s.by_code.size() ? code : 2].fetch_add(
+      1, std::memory_order_relaxed);
   const double seconds = std::chrono::duration<double>(record.duration).count();
   size_t bucket = 0;
-  while (bucket < kBucketBounds.size() && seconds > kBucketBounds[bucket]) ++bucket;
+  while (bucket < kBucketBounds.size() && seconds > kBucketBounds[bucket])
+    ++bucket;
   s.buckets[bucket].fetch_add(1, std::memory_order_relaxed);
   s.duration_ns.fetch_add(static_cast<uint64_t>(record.duration.count()),
                           std::memory_order_relaxed);
@@ -52,12 +55,15 @@ void Metrics::OnCallEnd(const CallRecord& record) {
 
 void Metrics::AddCallback(std::string name, std::string help, Type type,
                           std::function<double()> read) {
-  callbacks_.push_back({std::move(name), std::move(help), type, std::move(read)});
+  callbacks_.push_back(
+      {std::move(name), std::move(help), type, std::move(read)});
 }
 
 std::string Metrics::Render() const {
   std::string out;
-  out += "# HELP users_requests_total RPCs completed, by method and status code.\n";
+  out +=
+      "# HELP users_requests_total RPCs completed, by method and status "
+      "code.\n";
   out += "# TYPE users_requests_total counter\n";
   for (const auto& m : methods_) {
     const auto [service, method] = Split(m->name);
@@ -65,8 +71,10 @@ std::string Metrics::Render() const {
       const uint64_t n = m->by_code[code].load(std::memory_order_relaxed);
       if (n == 0) continue;
       out += fmt::format(
-          "users_requests_total{{service=\"{}\",method=\"{}\",code=\"{}\"}} {}\n",
-          service, method, StatusCodeName(static_cast<absl::StatusCode>(code)), n);
+          "users_requests_total{{service=\"{}\",method=\"{}\",code=\"{}\"}} "
+          "{}\n",
+          service, method, StatusCodeName(static_cast<absl::StatusCode>(code)),
+          n);
     }
   }
   out += "# HELP users_request_duration_seconds RPC latency, by method.\n";
@@ -78,23 +86,26 @@ std::string Metrics::Render() const {
     uint64_t cumulative = 0;
     for (size_t b = 0; b < m->buckets.size(); ++b) {
       cumulative += m->buckets[b].load(std::memory_order_relaxed);
-      const std::string le =
-          b < kBucketBounds.size() ? fmt::format("{}", kBucketBounds[b]) : "+Inf";
-      out += fmt::format("users_request_duration_seconds_bucket{{{},le=\"{}\"}} {}\n",
-                         labels, le, cumulative);
+      const std::string le = b < kBucketBounds.size()
+                                 ? fmt::format("{}", kBucketBounds[b])
+                                 : "+Inf";
+      out += fmt::format(
+          "users_request_duration_seconds_bucket{{{},le=\"{}\"}} {}\n", labels,
+          le, cumulative);
     }
-    out += fmt::format("users_request_duration_seconds_sum{{{}}} {:.9f}\n", labels,
-                       m->duration_ns.load(std::memory_order_relaxed) / 1e9);
-    out += fmt::format("users_request_duration_seconds_count{{{}}} {}\n", labels,
-                       cumulative);
+    out +=
+        fmt::format("users_request_duration_seconds_sum{{{}}} {:.9f}\n", labels,
+                    m->duration_ns.load(std::memory_order_relaxed) / 1e9);
+    out += fmt::format("users_request_duration_seconds_count{{{}}} {}\n",
+                       labels, cumulative);
   }
   out += "# HELP users_inflight_requests RPCs in progress.\n";
   out += "# TYPE users_inflight_requests gauge\n";
   out += fmt::format("users_inflight_requests {}\n", inflight());
   for (const auto& c : callbacks_) {
-    out += fmt::format("# HELP {} {}\n# TYPE {} {}\n{} {}\n", c.name, c.help, c.name,
-                       c.type == Type::kGauge ? "gauge" : "counter", c.name,
-                       c.read());
+    out += fmt::format("# HELP {} {}\n# TYPE {} {}\n{} {}\n", c.name, c.help,
+                       c.name, c.type == Type::kGauge ? "gauge" : "counter",
+                       c.name, c.read());
   }
   return out;
 }

@@ -42,7 +42,7 @@ class Metrics final : public CallObserver {
 
   static constexpr std::array<double, 16> kBucketBounds = {
       0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
-      0.05,   0.1,     0.25,   0.5,   1,      2.5,   5,     10};
+      0.05,   0.1,     0.25,   0.5,   1,      2.5,   5,    10};
 
  private:
   struct MethodStats {

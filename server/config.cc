@@ -14,7 +14,8 @@ bool ParseServerConfig(int argc, char** argv, ServerConfig* config,
   app.option_defaults()->always_capture_default();
   auto* c = config;
 
-  app.add_option("--host", c->host, "Address to listen on")->envname("USERS_HOST");
+  app.add_option("--host", c->host, "Address to listen on")
+      ->envname("USERS_HOST");
   app.add_option("--port", c->port, "Port to listen on; 0 picks a free one")
       ->envname("USERS_PORT")
       ->check(CLI::Range(0, 65535));
@@ -41,15 +42,18 @@ bool ParseServerConfig(int argc, char** argv, ServerConfig* config,
   app.add_flag("--no-reflection", no_reflection,
                "Do not offer the gRPC server reflection service")
       ->envname("USERS_NO_REFLECTION");
-  app.add_option("--metrics-port", c->metrics_port,
-                 "Serve Prometheus metrics on http://<metrics-host>:<port>/metrics "
-                 "(-1: off, 0: a free port)")
+  app.add_option(
+         "--metrics-port", c->metrics_port,
+         "Serve Prometheus metrics on http://<metrics-host>:<port>/metrics "
+         "(-1: off, 0: a free port)")
       ->envname("USERS_METRICS_PORT")
       ->check(CLI::Range(-1, 65535));
-  app.add_option("--metrics-host", c->metrics_host, "Address for the metrics endpoint")
+  app.add_option("--metrics-host", c->metrics_host,
+                 "Address for the metrics endpoint")
       ->envname("USERS_METRICS_HOST");
 
-  app.add_option("--tls-cert", c->tls_cert, "Server certificate chain (PEM); enables TLS")
+  app.add_option("--tls-cert", c->tls_cert,
+                 "Server certificate chain (PEM); enables TLS")
       ->envname("USERS_TLS_CERT")
       ->check(CLI::ExistingFile);
   app.add_option("--tls-key", c->tls_key, "Server private key (PEM)")
@@ -67,7 +71,8 @@ bool ParseServerConfig(int argc, char** argv, ServerConfig* config,
       ->check(CLI::ExistingFile);
 
   app.add_option("--max-inflight", c->max_inflight,
-                 "Calls in flight beyond this get RESOURCE_EXHAUSTED at once (0: no limit)")
+                 "Calls in flight beyond this get RESOURCE_EXHAUSTED at once "
+                 "(0: no limit)")
       ->envname("USERS_MAX_INFLIGHT")
       ->check(CLI::NonNegativeNumber);
   app.add_option("--max-message-bytes", c->max_message_bytes,
@@ -78,7 +83,8 @@ bool ParseServerConfig(int argc, char** argv, ServerConfig* config,
                  "HTTP/2 streams (calls) per connection")
       ->envname("USERS_MAX_CONCURRENT_STREAMS")
       ->check(CLI::Range(1, 1 << 20));
-  app.add_option("--keepalive-min-ping-interval-ms", c->keepalive_min_ping_interval_ms,
+  app.add_option("--keepalive-min-ping-interval-ms",
+                 c->keepalive_min_ping_interval_ms,
                  "Clients pinging more often than this are disconnected")
       ->envname("USERS_KEEPALIVE_MIN_PING_INTERVAL_MS")
       ->check(CLI::Range(1000, 3600 * 1000));
@@ -93,18 +99,21 @@ bool ParseServerConfig(int argc, char** argv, ServerConfig* config,
       ->envname("USERS_LOG_FORMAT")
       ->transform(CLI::CheckedTransformer(formats, CLI::ignore_case))
       ->default_str("text");
-  app.add_option("--log-level", c->log_level,
-                 "trace|debug|info|warn|error|critical|off (access lines are info)")
+  app.add_option(
+         "--log-level", c->log_level,
+         "trace|debug|info|warn|error|critical|off (access lines are info)")
       ->envname("USERS_LOG_LEVEL")
-      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error",
-                             "critical", "off"}));
+      ->check(CLI::IsMember(
+          {"trace", "debug", "info", "warn", "error", "critical", "off"}));
   try {
     app.parse(argc, argv);
     if (c->tls_cert.empty() != c->tls_key.empty()) {
-      throw CLI::ValidationError("--tls-cert/--tls-key", "give both or neither");
+      throw CLI::ValidationError("--tls-cert/--tls-key",
+                                 "give both or neither");
     }
     if (!c->tls_client_ca.empty() && c->tls_cert.empty()) {
-      throw CLI::ValidationError("--tls-client-ca", "needs --tls-cert and --tls-key");
+      throw CLI::ValidationError("--tls-client-ca",
+                                 "needs --tls-cert and --tls-key");
     }
   } catch (const CLI::ParseError& e) {
     *exit_code = app.exit(e);

@@ -40,7 +40,8 @@ void InitLogging(LogFormat format, const std::string& level) {
         R"({"time":"%Y-%m-%dT%H:%M:%S.%fZ","level":"%l","msg":%j})");
     logger->set_formatter(std::move(formatter));
   } else {
-    logger->set_pattern("%Y-%m-%dT%H:%M:%S.%fZ %^%l%$ %v", spdlog::pattern_time_type::utc);
+    logger->set_pattern("%Y-%m-%dT%H:%M:%S.%fZ %^%l%$ %v",
+                        spdlog::pattern_time_type::utc);
   }
   logger->set_level(spdlog::level::from_str(level));
   spdlog::set_default_logger(logger);

@@ -36,7 +36,8 @@ std::vector<std::string> UsersMethodPaths() {
   const auto* service =
       user::UserRequest::descriptor()->file()->FindServiceByName("Users");
   for (int i = 0; i < service->method_count(); ++i) {
-    paths.push_back("/" + service->full_name() + "/" + service->method(i)->name());
+    paths.push_back("/" + service->full_name() + "/" +
+                    service->method(i)->name());
   }
   return paths;
 }
@@ -46,8 +47,8 @@ std::vector<std::string> UsersMethodPaths() {
 class WithoutReflection final : public grpc::ServerBuilderOption {
  public:
   void UpdateArguments(grpc::ChannelArguments*) override {}
-  void UpdatePlugins(
-      std::vector<std::unique_ptr<grpc::ServerBuilderPlugin>>* plugins) override {
+  void UpdatePlugins(std::vector<std::unique_ptr<grpc::ServerBuilderPlugin>>*
+                         plugins) override {
     std::erase_if(*plugins, [](const auto& p) {
       return p->name() == "proto_server_reflection";
     });
@@ -109,7 +110,8 @@ absl::Status UsersServer::Start() {
   if (auto s = OpenStore(); !s.ok()) return s;
   auto revisions = store_->Revisions();
   if (!revisions.ok()) return revisions.status();
-  hub_ = std::make_unique<WatchHub>(revisions->latest, config_.watch_queue_limit);
+  hub_ =
+      std::make_unique<WatchHub>(revisions->latest, config_.watch_queue_limit);
   writer_ = std::make_unique<GroupCommitter>(store_.get(), hub_.get(),
                                              GroupCommitter::Options{});
   Directory::Options directory_options;
@@ -123,27 +125,30 @@ absl::Status UsersServer::Start() {
     spdlog::info("auth on: {} bearer token(s) loaded", auth->size());
     auth_ = std::make_unique<TokenAuthenticator>(std::move(*auth));
   } else {
-    spdlog::warn("auth is OFF: every caller may read and write "
-                 "(use --auth-tokens FILE to require bearer tokens)");
+    spdlog::warn(
+        "auth is OFF: every caller may read and write "
+        "(use --auth-tokens FILE to require bearer tokens)");
   }
 
   metrics_ = std::make_unique<Metrics>(UsersMethodPaths());
-  metrics_->AddCallback("users_watch_streams", "Open WatchUsers streams.",
-                        Metrics::Type::kGauge,
-                        [hub = hub_.get()] { return double(hub->watcher_count()); });
-  metrics_->AddCallback("users_storage_errors_total",
-                        "Storage operations that failed for the store's own reasons.",
-                        Metrics::Type::kCounter,
-                        [store = store_.get()] { return double(store->errors()); });
   metrics_->AddCallback(
-      std::string("users_build_info{version=\"") + USERS_VERSION +
-          "\",commit=\"" + USERS_GIT_COMMIT + "\"}",
-      "Build of the running users-server.", Metrics::Type::kGauge,
-      [] { return 1.0; });
+      "users_watch_streams", "Open WatchUsers streams.", Metrics::Type::kGauge,
+      [hub = hub_.get()] { return double(hub->watcher_count()); });
+  metrics_->AddCallback(
+      "users_storage_errors_total",
+      "Storage operations that failed for the store's own reasons.",
+      Metrics::Type::kCounter,
+      [store = store_.get()] { return double(store->errors()); });
+  metrics_->AddCallback(std::string("users_build_info{version=\"") +
+                            USERS_VERSION + "\",commit=\"" + USERS_GIT_COMMIT +
+                            "\"}",
+                        "Build of the running users-server.",
+                        Metrics::Type::kGauge, [] { return 1.0; });
   // Access lines are info: a level above info turns them off.
   const auto level = spdlog::level::from_str(config_.log_level);
   if (access_log_fd_ >= 0 && level <= spdlog::level::info) {
-    access_log_ = std::make_unique<AccessLog>(access_log_fd_, config_.log_format);
+    access_log_ =
+        std::make_unique<AccessLog>(access_log_fd_, config_.log_format);
   }
 
   ServiceOptions service_options;
@@ -161,10 +166,12 @@ absl::Status UsersServer::Start() {
   // Health's schema linked in, so reflection can describe grpc.health.v1.
   (void)grpc::health::v1::HealthCheckRequest::descriptor();
   grpc::EnableDefaultHealthCheckService(true);
-  if (config_.reflection) grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  if (config_.reflection)
+    grpc::reflection::InitProtoReflectionServerBuilderPlugin();
 
   grpc::ServerBuilder builder;
-  if (!config_.reflection) builder.SetOption(std::make_unique<WithoutReflection>());
+  if (!config_.reflection)
+    builder.SetOption(std::make_unique<WithoutReflection>());
   const std::string address = config_.host + ":" + std::to_string(config_.port);
   builder.AddListeningPort(address, *credentials, &port_);
   builder.RegisterService(service_.get());
@@ -176,8 +183,9 @@ absl::Status UsersServer::Start() {
   // are noticed, and disconnect clients that ping too eagerly.
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 60000);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 20000);
-  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS,
-                             config_.keepalive_min_ping_interval_ms);
+  builder.AddChannelArgument(
+      GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS,
+      config_.keepalive_min_ping_interval_ms);
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, 2);
   // Measured to help (MEASUREMENTS.md). grpc.minimal_stack, which helps
   // too, is left off: it drops the filters that enforce message size limits
@@ -205,27 +213,32 @@ void UsersServer::MonitorHealth() {
     const absl::Status status = store_->Check();
     if (status.ok() != serving) {
       serving = status.ok();
-      if (!serving) spdlog::error("store unusable: {}", std::string(status.message()));
+      if (!serving)
+        spdlog::error("store unusable: {}", std::string(status.message()));
       health->SetServingStatus("", serving);
       health->SetServingStatus(kServiceName, serving);
     }
-  } while (!stopping_.WaitForNotificationWithTimeout(absl::FromChrono(kHealthInterval)));
+  } while (!stopping_.WaitForNotificationWithTimeout(
+      absl::FromChrono(kHealthInterval)));
 }
 
 absl::Status UsersServer::StartMetricsEndpoint() {
   if (config_.metrics_port < 0) return absl::OkStatus();
   metrics_http_ = std::make_unique<httplib::Server>();
-  metrics_http_->Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
-    res.set_content(metrics_->Render(), "text/plain; version=0.0.4");
-  });
+  metrics_http_->Get(
+      "/metrics", [this](const httplib::Request&, httplib::Response& res) {
+        res.set_content(metrics_->Render(), "text/plain; version=0.0.4");
+      });
   if (config_.metrics_port == 0) {
     metrics_port_ = metrics_http_->bind_to_any_port(config_.metrics_host);
-  } else if (metrics_http_->bind_to_port(config_.metrics_host, config_.metrics_port)) {
+  } else if (metrics_http_->bind_to_port(config_.metrics_host,
+                                         config_.metrics_port)) {
     metrics_port_ = config_.metrics_port;
   }
   if (metrics_port_ <= 0) {
-    return absl::UnavailableError("cannot listen for metrics on " + config_.metrics_host +
-                                  ":" + std::to_string(config_.metrics_port));
+    return absl::UnavailableError("cannot listen for metrics on " +
+                                  config_.metrics_host + ":" +
+                                  std::to_string(config_.metrics_port));
   }
   metrics_thread_ = std::thread([this] { metrics_http_->listen_after_bind(); });
   return absl::OkStatus();

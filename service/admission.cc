@@ -20,7 +20,8 @@ grpc::Status Admission::Admit(const grpc::CallbackServerContext* context,
   const auto& metadata = context->client_metadata();
   auto it = metadata.find("authorization");
   std::string_view header;
-  if (it != metadata.end()) header = std::string_view(it->second.data(), it->second.size());
+  if (it != metadata.end())
+    header = std::string_view(it->second.data(), it->second.size());
   return ToGrpcStatus(options_.auth->Authorize(header, access));
 }
 

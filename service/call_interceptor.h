@@ -30,7 +30,8 @@ namespace users {
 class CallInterceptor {
  public:
   CallInterceptor(std::span<CallObserver* const> observers,
-                  grpc::CallbackServerContext* context, std::string_view method);
+                  grpc::CallbackServerContext* context,
+                  std::string_view method);
   CallInterceptor(CallInterceptor&&) = default;
 
   // Tells every observer how the call ended; returns `status` for Finish.

@@ -32,8 +32,9 @@ grpc::Status ErrorBoundary::OnUnknownException(
   } catch (...) {
     // Logging must not turn a handled failure into a crash.
   }
-  return grpc::Status(static_cast<grpc::StatusCode>(status_on_unknown_exception_),
-                      "internal error; see the server log");
+  return grpc::Status(
+      static_cast<grpc::StatusCode>(status_on_unknown_exception_),
+      "internal error; see the server log");
 }
 
 }  // namespace users

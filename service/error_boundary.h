@@ -8,7 +8,8 @@
 //   users::RpcError thrown       -> its code, message and field violations
 //   any other exception          -> `status_on_unknown_exception` (INTERNAL by
 //                                   default) with a generic message; the method
-//                                   and the exception's text go to the log only.
+//                                   and the exception's text go to the log
+//                                   only.
 // Thread-safe: Run is const and keeps no state.
 #ifndef USERS_SERVICE_ERROR_BOUNDARY_H_
 #define USERS_SERVICE_ERROR_BOUNDARY_H_
@@ -30,8 +31,8 @@ grpc::Status ToGrpcStatus(const absl::Status& status);
 
 class ErrorBoundary {
  public:
-  explicit ErrorBoundary(
-      absl::StatusCode status_on_unknown_exception = absl::StatusCode::kInternal)
+  explicit ErrorBoundary(absl::StatusCode status_on_unknown_exception =
+                             absl::StatusCode::kInternal)
       : status_on_unknown_exception_(status_on_unknown_exception) {}
 
   // Runs `fn`, which returns void, absl::Status or grpc::Status, and returns

@@ -14,7 +14,8 @@
 namespace users {
 
 template <typename Request, typename Response>
-class RecyclingAllocator final : public grpc::MessageAllocator<Request, Response> {
+class RecyclingAllocator final
+    : public grpc::MessageAllocator<Request, Response> {
  public:
   grpc::MessageHolder<Request, Response>* AllocateMessages() override {
     auto& pool = Pool();

@@ -1,11 +1,11 @@
 #include "service/stream_reactors.h"
 
 #include <deque>
-#include <vector>
 #include <memory>
 #include <optional>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
@@ -28,9 +28,9 @@ class WatchReactor final : public grpc::ServerWriteReactor<user::UserEvent>,
     const int64_t since = request.since_revision();
     if (since < 0) {
       subscription_ = nullptr;
-      FinishOnce(ToGrpcStatus(InvalidArgumentError(
-          "invalid WatchUsers request",
-          {{"since_revision", "must not be negative"}})));
+      FinishOnce(ToGrpcStatus(
+          InvalidArgumentError("invalid WatchUsers request",
+                               {{"since_revision", "must not be negative"}})));
       return;
     }
     subscription_ = std::make_shared<WatchSubscription>(this);
@@ -52,12 +52,12 @@ class WatchReactor final : public grpc::ServerWriteReactor<user::UserEvent>,
         } else if (since > subscribed_at && since > revisions->latest) {
           // A revision from the future (say, of a database since replaced):
           // waiting for it would silently skip everything up to it.
-          finish_ = grpc::Status(
-              grpc::StatusCode::OUT_OF_RANGE,
-              "since_revision " + std::to_string(since) +
-                  " is ahead of the latest revision " +
-                  std::to_string(revisions->latest) +
-                  ": resync with since_revision=0 and ListUsers");
+          finish_ =
+              grpc::Status(grpc::StatusCode::OUT_OF_RANGE,
+                           "since_revision " + std::to_string(since) +
+                               " is ahead of the latest revision " +
+                               std::to_string(revisions->latest) +
+                               ": resync with since_revision=0 and ListUsers");
         }
         last_sent_ = since;
         replay_until_ = subscribed_at;
@@ -460,8 +460,8 @@ grpc::ServerWriteReactor<user::UserEvent>* NewWatchReactor(
 }
 
 grpc::ServerReadReactor<user::ImportUsersRequest>* NewImportReactor(
-    Directory* directory, user::ImportUsersResponse* response, Deadline deadline,
-    CallInterceptor call) {
+    Directory* directory, user::ImportUsersResponse* response,
+    Deadline deadline, CallInterceptor call) {
   return new ImportReactor(directory, response, deadline, std::move(call));
 }
 

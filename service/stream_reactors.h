@@ -23,8 +23,8 @@ grpc::ServerWriteReactor<user::UserEvent>* NewWatchReactor(
 
 // ImportUsers: batches of users through group commit, a summary at the end.
 grpc::ServerReadReactor<user::ImportUsersRequest>* NewImportReactor(
-    Directory* directory, user::ImportUsersResponse* response, Deadline deadline,
-    CallInterceptor call);
+    Directory* directory, user::ImportUsersResponse* response,
+    Deadline deadline, CallInterceptor call);
 
 // LookupUsers: one answer per id, in request order, pipelined.
 grpc::ServerBidiReactor<user::GetUserRequest, user::LookupUsersResponse>*
@@ -36,7 +36,9 @@ grpc::ServerWriteReactor<Response>* NewRejectedWriter(CallInterceptor call,
                                                       grpc::Status status) {
   class Rejected final : public grpc::ServerWriteReactor<Response> {
    public:
-    Rejected(CallInterceptor call, grpc::Status s) { this->Finish(call.End(s)); }
+    Rejected(CallInterceptor call, grpc::Status s) {
+      this->Finish(call.End(s));
+    }
     void OnDone() override { delete this; }
   };
   return new Rejected(std::move(call), std::move(status));
@@ -44,21 +46,25 @@ grpc::ServerWriteReactor<Response>* NewRejectedWriter(CallInterceptor call,
 
 template <typename Request>
 grpc::ServerReadReactor<Request>* NewRejectedReader(CallInterceptor call,
-                                                   grpc::Status status) {
+                                                    grpc::Status status) {
   class Rejected final : public grpc::ServerReadReactor<Request> {
    public:
-    Rejected(CallInterceptor call, grpc::Status s) { this->Finish(call.End(s)); }
+    Rejected(CallInterceptor call, grpc::Status s) {
+      this->Finish(call.End(s));
+    }
     void OnDone() override { delete this; }
   };
   return new Rejected(std::move(call), std::move(status));
 }
 
 template <typename Request, typename Response>
-grpc::ServerBidiReactor<Request, Response>* NewRejectedBidi(CallInterceptor call,
-                                                           grpc::Status status) {
+grpc::ServerBidiReactor<Request, Response>* NewRejectedBidi(
+    CallInterceptor call, grpc::Status status) {
   class Rejected final : public grpc::ServerBidiReactor<Request, Response> {
    public:
-    Rejected(CallInterceptor call, grpc::Status s) { this->Finish(call.End(s)); }
+    Rejected(CallInterceptor call, grpc::Status s) {
+      this->Finish(call.End(s));
+    }
     void OnDone() override { delete this; }
   };
   return new Rejected(std::move(call), std::move(status));

@@ -27,9 +27,8 @@ grpc::ServerUnaryReactor* UsersService::ListUser(
     reactor->Finish(call.End(denied));
     return reactor;
   }
-  reactor->Finish(call.End(boundary_.Run("ListUser", [&] {
-    users::ListUser(*request, response);
-  })));
+  reactor->Finish(call.End(
+      boundary_.Run("ListUser", [&] { users::ListUser(*request, response); })));
   return reactor;
 }
 
@@ -82,45 +81,52 @@ grpc::ServerUnaryReactor* UsersService::StartWrite(
 }
 
 grpc::ServerUnaryReactor* UsersService::CreateUser(
-    grpc::CallbackServerContext* context, const user::CreateUserRequest* request,
-    user::User* response) {
-  return StartWrite(context, "/user.Users/CreateUser",
-                    [&](grpc::ServerUnaryReactor* reactor, auto call) {
-    directory_->CreateUser(*request, context->deadline(),
-                           [reactor, response, call](absl::StatusOr<user::User> user) {
-                             if (user.ok()) response->Swap(&*user);
-                             reactor->Finish(call->End(ToGrpcStatus(user.status())));
-                           });
-  });
+    grpc::CallbackServerContext* context,
+    const user::CreateUserRequest* request, user::User* response) {
+  return StartWrite(
+      context, "/user.Users/CreateUser",
+      [&](grpc::ServerUnaryReactor* reactor, auto call) {
+        directory_->CreateUser(
+            *request, context->deadline(),
+            [reactor, response, call](absl::StatusOr<user::User> user) {
+              if (user.ok()) response->Swap(&*user);
+              reactor->Finish(call->End(ToGrpcStatus(user.status())));
+            });
+      });
 }
 
 grpc::ServerUnaryReactor* UsersService::UpdateUser(
-    grpc::CallbackServerContext* context, const user::UpdateUserRequest* request,
-    user::User* response) {
-  return StartWrite(context, "/user.Users/UpdateUser",
-                    [&](grpc::ServerUnaryReactor* reactor, auto call) {
-    directory_->UpdateUser(*request, context->deadline(),
-                           [reactor, response, call](absl::StatusOr<user::User> user) {
-                             if (user.ok()) response->Swap(&*user);
-                             reactor->Finish(call->End(ToGrpcStatus(user.status())));
-                           });
-  });
+    grpc::CallbackServerContext* context,
+    const user::UpdateUserRequest* request, user::User* response) {
+  return StartWrite(
+      context, "/user.Users/UpdateUser",
+      [&](grpc::ServerUnaryReactor* reactor, auto call) {
+        directory_->UpdateUser(
+            *request, context->deadline(),
+            [reactor, response, call](absl::StatusOr<user::User> user) {
+              if (user.ok()) response->Swap(&*user);
+              reactor->Finish(call->End(ToGrpcStatus(user.status())));
+            });
+      });
 }
 
 grpc::ServerUnaryReactor* UsersService::DeleteUser(
-    grpc::CallbackServerContext* context, const user::DeleteUserRequest* request,
+    grpc::CallbackServerContext* context,
+    const user::DeleteUserRequest* request,
     google::protobuf::Empty* /*response*/) {
   return StartWrite(context, "/user.Users/DeleteUser",
                     [&](grpc::ServerUnaryReactor* reactor, auto call) {
-    directory_->DeleteUser(*request, context->deadline(),
-                           [reactor, call](absl::Status status) {
-                             reactor->Finish(call->End(ToGrpcStatus(status)));
-                           });
-  });
+                      directory_->DeleteUser(
+                          *request, context->deadline(),
+                          [reactor, call](absl::Status status) {
+                            reactor->Finish(call->End(ToGrpcStatus(status)));
+                          });
+                    });
 }
 
 grpc::ServerWriteReactor<user::UserEvent>* UsersService::WatchUsers(
-    grpc::CallbackServerContext* context, const user::WatchUsersRequest* request) {
+    grpc::CallbackServerContext* context,
+    const user::WatchUsersRequest* request) {
   if (hub_ == nullptr) {
     return user::Users::CallbackService::WatchUsers(context, request);
   }
@@ -137,7 +143,8 @@ grpc::ServerReadReactor<user::ImportUsersRequest>* UsersService::ImportUsers(
   if (auto denied = admission_.Admit(context, Access::kWrite); !denied.ok()) {
     return NewRejectedReader<user::ImportUsersRequest>(std::move(call), denied);
   }
-  return NewImportReactor(directory_, response, context->deadline(), std::move(call));
+  return NewImportReactor(directory_, response, context->deadline(),
+                          std::move(call));
 }
 
 grpc::ServerBidiReactor<user::GetUserRequest, user::LookupUsersResponse>*

@@ -5,9 +5,9 @@
 #ifndef USERS_SERVICE_USERS_SERVICE_H_
 #define USERS_SERVICE_USERS_SERVICE_H_
 
+#include <vector>
 #include "directory/directory.h"
 #include "directory/watch_hub.h"
-#include <vector>
 
 #include "service/admission.h"
 #include "service/call_interceptor.h"
@@ -47,12 +47,14 @@ class UsersService final : public user::Users::CallbackService {
   grpc::ServerUnaryReactor* UpdateUser(grpc::CallbackServerContext* context,
                                        const user::UpdateUserRequest* request,
                                        user::User* response) override;
-  grpc::ServerUnaryReactor* DeleteUser(grpc::CallbackServerContext* context,
-                                       const user::DeleteUserRequest* request,
-                                       google::protobuf::Empty* response) override;
-  grpc::ServerUnaryReactor* ListUsers(grpc::CallbackServerContext* context,
-                                      const user::ListUsersRequest* request,
-                                      user::ListUsersResponse* response) override;
+  grpc::ServerUnaryReactor* DeleteUser(
+      grpc::CallbackServerContext* context,
+      const user::DeleteUserRequest* request,
+      google::protobuf::Empty* response) override;
+  grpc::ServerUnaryReactor* ListUsers(
+      grpc::CallbackServerContext* context,
+      const user::ListUsersRequest* request,
+      user::ListUsersResponse* response) override;
 
   grpc::ServerWriteReactor<user::UserEvent>* WatchUsers(
       grpc::CallbackServerContext* context,
@@ -70,7 +72,8 @@ class UsersService final : public user::Users::CallbackService {
                                        std::string_view method, Start&& start);
 
   // The two hottest unary methods reuse their messages (see the header).
-  RecyclingAllocator<user::UserRequest, user::UserResponse> list_user_allocator_;
+  RecyclingAllocator<user::UserRequest, user::UserResponse>
+      list_user_allocator_;
   RecyclingAllocator<user::GetUserRequest, user::User> get_user_allocator_;
   Directory* const directory_;
   WatchHub* const hub_;

@@ -58,7 +58,8 @@ class CountingUserStore final : public UserStore {
   }
   template <typename T>
   absl::StatusOr<T> Count(absl::StatusOr<T> s) {
-    if (IsStorageError(s.status())) errors_.fetch_add(1, std::memory_order_relaxed);
+    if (IsStorageError(s.status()))
+      errors_.fetch_add(1, std::memory_order_relaxed);
     return s;
   }
 

@@ -14,7 +14,8 @@ absl::Status MemoryUserStore::CheckUnique(const UserRecord& user,
                                           int64_t self_id) {
   auto n = by_name_.find(AsciiLower(user.name));
   if (n != by_name_.end() && n->second != self_id) {
-    return absl::AlreadyExistsError("name \"" + user.name + "\" is already taken");
+    return absl::AlreadyExistsError("name \"" + user.name +
+                                    "\" is already taken");
   }
   auto e = by_email_.find(AsciiLower(user.email));
   if (e != by_email_.end() && e->second != self_id) {
@@ -50,9 +51,9 @@ absl::StatusOr<Change> MemoryUserStore::ApplyOne(const Mutation& m) {
       }
       UserRecord& u = it->second;
       if (m.expected_version != 0 && m.expected_version != u.version) {
-        return absl::AbortedError(
-            "version mismatch: expected " + std::to_string(m.expected_version) +
-            ", stored " + std::to_string(u.version));
+        return absl::AbortedError("version mismatch: expected " +
+                                  std::to_string(m.expected_version) +
+                                  ", stored " + std::to_string(u.version));
       }
       UserRecord next = u;
       if (m.fields & kFieldName) next.name = m.user.name;
@@ -139,8 +140,8 @@ absl::StatusOr<std::vector<Change>> MemoryUserStore::ReadEvents(
   size_t start = after_revision < first
                      ? 0
                      : static_cast<size_t>(after_revision - first + 1);
-  for (size_t i = start; i < events_.size() && static_cast<int>(out.size()) < limit;
-       ++i) {
+  for (size_t i = start;
+       i < events_.size() && static_cast<int>(out.size()) < limit; ++i) {
     out.push_back(events_[i]);
   }
   return out;

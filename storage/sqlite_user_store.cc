@@ -58,7 +58,8 @@ constexpr const char* kInsertEvent =
     "INSERT INTO events(revision, type, user_id, name, email, display_name, "
     "version, create_time, update_time) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, "
     "?8, ?9)";
-constexpr const char* kCompactEvents = "DELETE FROM events WHERE revision <= ?1";
+constexpr const char* kCompactEvents =
+    "DELETE FROM events WHERE revision <= ?1";
 constexpr const char* kSetLatest =
     "UPDATE meta SET value = ?1 WHERE key = 'latest_revision'";
 constexpr const char* kListUsersTail =
@@ -96,7 +97,8 @@ void Configure(SQLite::Database& db, const SqliteOptions& options) {
   // FULL: the WAL is synced at every commit, so an acknowledged write
   // survives power loss, not only a crash of the process.
   db.exec("PRAGMA synchronous = FULL");
-  db.exec("PRAGMA cache_size = -" + std::to_string(options.cache_size_mib * 1024));
+  db.exec("PRAGMA cache_size = -" +
+          std::to_string(options.cache_size_mib * 1024));
   db.exec("PRAGMA temp_store = MEMORY");
 }
 
@@ -136,7 +138,8 @@ struct SqliteUserStore::WriteConnection {
 struct SqliteUserStore::ReadConnection {
   ReadConnection(const std::string& path, const SqliteOptions& options)
       : db(path, SQLite::OPEN_READWRITE, 5000),
-        configured((Configure(db, options), db.exec("PRAGMA query_only = 1"), true)),
+        configured(
+            (Configure(db, options), db.exec("PRAGMA query_only = 1"), true)),
         get_user(db, Select(kSelectUserTail)),
         list_users(db, Select(kListUsersTail)),
         list_users_prefix(db, Select(kListUsersPrefixTail)),
@@ -185,9 +188,8 @@ absl::StatusOr<std::unique_ptr<SqliteUserStore>> SqliteUserStore::Open(
       std::error_code ec;
       std::filesystem::create_directories(parent, ec);
       if (ec) {
-        return absl::FailedPreconditionError("cannot create directory " +
-                                             parent.string() + ": " +
-                                             ec.message());
+        return absl::FailedPreconditionError(
+            "cannot create directory " + parent.string() + ": " + ec.message());
       }
     }
     // Migrate before preparing statements: they need the tables.
@@ -222,8 +224,8 @@ absl::StatusOr<std::unique_ptr<SqliteUserStore>> SqliteUserStore::Open(
     store->latest_revision_ = revisions->latest;
     return store;
   } catch (const std::exception& e) {
-    return absl::FailedPreconditionError("cannot open database " + path +
-                                         ": " + e.what());
+    return absl::FailedPreconditionError("cannot open database " + path + ": " +
+                                         e.what());
   }
 }
 
@@ -296,9 +298,9 @@ absl::StatusOr<Change> SqliteUserStore::ApplyOne(const Mutation& m) {
       current = ReadUser(w.select_user);
     }
     if (m.expected_version != 0 && m.expected_version != current.version) {
-      return absl::AbortedError(
-          "version mismatch: expected " + std::to_string(m.expected_version) +
-          ", stored " + std::to_string(current.version));
+      return absl::AbortedError("version mismatch: expected " +
+                                std::to_string(m.expected_version) +
+                                ", stored " + std::to_string(current.version));
     }
     if (m.kind == Mutation::Kind::kDelete) {
       ResetOnExit reset(w.delete_user);
@@ -361,13 +363,15 @@ absl::Status SqliteUserStore::Apply(
   results->reserve(mutations.size());
   const int64_t revision_before = latest_revision_;
   try {
-    SQLite::Transaction txn(writer_->db, SQLite::TransactionBehavior::IMMEDIATE);
+    SQLite::Transaction txn(writer_->db,
+                            SQLite::TransactionBehavior::IMMEDIATE);
     for (const auto& m : mutations) results->push_back(ApplyOne(m));
     if (latest_revision_ != revision_before) {
       {
         ResetOnExit reset(writer_->compact_events);
         writer_->compact_events.bind(
-            1, static_cast<int64_t>(latest_revision_ - options_.event_retention));
+            1,
+            static_cast<int64_t>(latest_revision_ - options_.event_retention));
         writer_->compact_events.exec();
       }
       ResetOnExit reset(writer_->set_latest);
@@ -405,8 +409,8 @@ absl::StatusOr<std::vector<UserRecord>> SqliteUserStore::List(
     int64_t after_id, std::string_view name_prefix, int limit) {
   auto lease = AcquireReader();
   if (!lease.ok()) return lease.status();
-  auto& s = name_prefix.empty() ? (*lease)->list_users
-                                : (*lease)->list_users_prefix;
+  auto& s =
+      name_prefix.empty() ? (*lease)->list_users : (*lease)->list_users_prefix;
   try {
     ResetOnExit reset(s);
     s.bind(1, static_cast<int64_t>(after_id));

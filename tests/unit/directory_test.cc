@@ -16,19 +16,22 @@ constexpr Deadline kNoDeadline = Deadline::max();
 
 class DirectoryTest : public ::testing::Test {
  protected:
-  absl::StatusOr<user::User> Create(const std::string& name, const std::string& email,
+  absl::StatusOr<user::User> Create(const std::string& name,
+                                    const std::string& email,
                                     const std::string& display = "") {
     user::CreateUserRequest req;
     req.mutable_user()->set_name(name);
     req.mutable_user()->set_email(email);
     req.mutable_user()->set_display_name(display);
     std::promise<absl::StatusOr<user::User>> p;
-    directory_.CreateUser(req, kNoDeadline, [&](auto r) { p.set_value(std::move(r)); });
+    directory_.CreateUser(req, kNoDeadline,
+                          [&](auto r) { p.set_value(std::move(r)); });
     return p.get_future().get();
   }
   absl::StatusOr<user::User> Update(const user::UpdateUserRequest& req) {
     std::promise<absl::StatusOr<user::User>> p;
-    directory_.UpdateUser(req, kNoDeadline, [&](auto r) { p.set_value(std::move(r)); });
+    directory_.UpdateUser(req, kNoDeadline,
+                          [&](auto r) { p.set_value(std::move(r)); });
     return p.get_future().get();
   }
   absl::Status Delete(int64_t id, int64_t version) {
@@ -39,7 +42,8 @@ class DirectoryTest : public ::testing::Test {
     directory_.DeleteUser(req, kNoDeadline, [&](auto s) { p.set_value(s); });
     return p.get_future().get();
   }
-  absl::StatusOr<user::ListUsersResponse> List(int page_size, const std::string& token,
+  absl::StatusOr<user::ListUsersResponse> List(int page_size,
+                                               const std::string& token,
                                                const std::string& prefix = "") {
     user::ListUsersRequest req;
     req.set_page_size(page_size);
@@ -82,7 +86,8 @@ TEST_F(DirectoryTest, CreateReportsEveryInvalidField) {
 TEST_F(DirectoryTest, GetRejectsNonPositiveIdAndMissesUnknown) {
   user::GetUserRequest req;
   user::User out;
-  EXPECT_EQ(directory_.GetUser(req, &out).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(directory_.GetUser(req, &out).code(),
+            absl::StatusCode::kInvalidArgument);
   req.set_id(77);
   EXPECT_EQ(directory_.GetUser(req, &out).code(), absl::StatusCode::kNotFound);
 }
@@ -93,7 +98,8 @@ TEST_F(DirectoryTest, UpdateWithMaskAndVersion) {
   req.mutable_user()->set_id(u->id());
   req.mutable_user()->set_display_name("Alice L.");
   req.mutable_user()->set_name("ignored-not-in-mask");
-  req.mutable_user()->mutable_create_time()->set_seconds(1);  // output only: ignored
+  req.mutable_user()->mutable_create_time()->set_seconds(
+      1);  // output only: ignored
   req.mutable_update_mask()->add_paths("display_name");
   auto updated = Update(req);
   ASSERT_TRUE(updated.ok()) << updated.status();
@@ -144,7 +150,9 @@ TEST_F(DirectoryTest, DeleteVersions) {
 
 TEST_F(DirectoryTest, ListPagesThroughEveryone) {
   for (int i = 0; i < 7; ++i) {
-    ASSERT_TRUE(Create("u" + std::to_string(i), "u" + std::to_string(i) + "@x.io").ok());
+    ASSERT_TRUE(
+        Create("u" + std::to_string(i), "u" + std::to_string(i) + "@x.io")
+            .ok());
   }
   std::vector<int64_t> seen;
   std::string token;
@@ -163,7 +171,9 @@ TEST_F(DirectoryTest, ListPagesThroughEveryone) {
 
 TEST_F(DirectoryTest, ListPageSizeRules) {
   for (int i = 0; i < 60; ++i) {
-    ASSERT_TRUE(Create("u" + std::to_string(i), "u" + std::to_string(i) + "@x.io").ok());
+    ASSERT_TRUE(
+        Create("u" + std::to_string(i), "u" + std::to_string(i) + "@x.io")
+            .ok());
   }
   EXPECT_EQ(List(0, "")->users_size(), 50);
   EXPECT_EQ(List(5000, "")->users_size(), 60);
@@ -175,22 +185,28 @@ TEST_F(DirectoryTest, ListPageSizeRules) {
 
 TEST_F(DirectoryTest, ListTokenBoundToPrefix) {
   for (int i = 0; i < 4; ++i) {
-    ASSERT_TRUE(Create("ab" + std::to_string(i), "ab" + std::to_string(i) + "@x.io").ok());
+    ASSERT_TRUE(
+        Create("ab" + std::to_string(i), "ab" + std::to_string(i) + "@x.io")
+            .ok());
   }
   auto first = List(2, "", "ab");
   ASSERT_FALSE(first->next_page_token().empty());
-  EXPECT_TRUE(List(2, first->next_page_token(), "AB").ok());  // case-insensitive
+  EXPECT_TRUE(
+      List(2, first->next_page_token(), "AB").ok());  // case-insensitive
   auto other = List(2, first->next_page_token(), "a");
   EXPECT_EQ(other.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(List(2, "tampered", "ab").status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(List(2, "tampered", "ab").status().code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 TEST_F(DirectoryTest, PagingSkipsNothingUnderConcurrentChanges) {
   std::vector<int64_t> stable;
   for (int i = 0; i < 20; ++i) {
     auto u = Create("s" + std::to_string(i), "s" + std::to_string(i) + "@x.io");
-    if (i % 2 == 0) stable.push_back(u->id());
-    else ASSERT_TRUE(u.ok());
+    if (i % 2 == 0)
+      stable.push_back(u->id());
+    else
+      ASSERT_TRUE(u.ok());
   }
   std::vector<int64_t> seen;
   std::string token;
@@ -202,7 +218,9 @@ TEST_F(DirectoryTest, PagingSkipsNothingUnderConcurrentChanges) {
     token = page->next_page_token();
     // Between pages: delete an odd (unstable) user and create new ones.
     Delete(2 * round + 2, 0).IgnoreError();
-    ASSERT_TRUE(Create("n" + std::to_string(round), "n" + std::to_string(round) + "@x.io").ok());
+    ASSERT_TRUE(Create("n" + std::to_string(round),
+                       "n" + std::to_string(round) + "@x.io")
+                    .ok());
     ++round;
   } while (!token.empty() && round < 100);
   for (int64_t id : stable) {
@@ -216,9 +234,11 @@ TEST_F(DirectoryTest, PassedDeadlineWritesNothing) {
   req.mutable_user()->set_name("late");
   req.mutable_user()->set_email("late@x.io");
   std::promise<absl::StatusOr<user::User>> p;
-  directory_.CreateUser(req, std::chrono::system_clock::now() - std::chrono::seconds(1),
-                        [&](auto r) { p.set_value(std::move(r)); });
-  EXPECT_EQ(p.get_future().get().status().code(), absl::StatusCode::kDeadlineExceeded);
+  directory_.CreateUser(
+      req, std::chrono::system_clock::now() - std::chrono::seconds(1),
+      [&](auto r) { p.set_value(std::move(r)); });
+  EXPECT_EQ(p.get_future().get().status().code(),
+            absl::StatusCode::kDeadlineExceeded);
   EXPECT_EQ(List(10, "")->users_size(), 0);
 }
 

@@ -19,7 +19,8 @@ TEST(ErrorBoundaryTest, VoidBodySucceeds) {
 
 TEST(ErrorBoundaryTest, TypedErrorBecomesItsStatus) {
   ErrorBoundary boundary;
-  grpc::Status s = boundary.Run("M", [] { throw NotFound("Sorry, id is not allowed 0"); });
+  grpc::Status s =
+      boundary.Run("M", [] { throw NotFound("Sorry, id is not allowed 0"); });
   EXPECT_EQ(s.error_code(), grpc::StatusCode::NOT_FOUND);
   EXPECT_EQ(s.error_message(), "Sorry, id is not allowed 0");
   EXPECT_TRUE(s.error_details().empty());
@@ -27,7 +28,8 @@ TEST(ErrorBoundaryTest, TypedErrorBecomesItsStatus) {
 
 TEST(ErrorBoundaryTest, ReturnedStatusPassesThrough) {
   ErrorBoundary boundary;
-  grpc::Status s = boundary.Run("M", [] { return absl::AbortedError("version 3 != 2"); });
+  grpc::Status s =
+      boundary.Run("M", [] { return absl::AbortedError("version 3 != 2"); });
   EXPECT_EQ(s.error_code(), grpc::StatusCode::ABORTED);
   EXPECT_EQ(s.error_message(), "version 3 != 2");
 }
@@ -56,7 +58,8 @@ TEST(ErrorBoundaryTest, UnknownExceptionCodeIsConfigurable) {
 TEST(ErrorBoundaryTest, FieldViolationsGoToStatusDetails) {
   ErrorBoundary boundary;
   grpc::Status s = boundary.Run("M", [] {
-    throw InvalidArgument("invalid user", {{"user.email", "is not an address"}});
+    throw InvalidArgument("invalid user",
+                          {{"user.email", "is not an address"}});
   });
   ASSERT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   google::rpc::Status rich;

@@ -51,7 +51,8 @@ TEST(RpcErrorTest, StatusWithoutPayloadHasNoViolations) {
 
 TEST(StatusCodeNameTest, NamesMatchGrpc) {
   EXPECT_EQ(StatusCodeName(absl::StatusCode::kNotFound), "NOT_FOUND");
-  EXPECT_EQ(StatusCodeName(absl::StatusCode::kUnauthenticated), "UNAUTHENTICATED");
+  EXPECT_EQ(StatusCodeName(absl::StatusCode::kUnauthenticated),
+            "UNAUTHENTICATED");
   EXPECT_EQ(StatusCodeName(absl::StatusCode::kOk), "OK");
 }
 

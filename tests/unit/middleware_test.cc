@@ -43,12 +43,13 @@ TEST(AccessLineTest, TextHasMethodPeerCodeDurationAndId) {
   r.duration = std::chrono::microseconds(1500);
   fmt::memory_buffer out;
   FormatAccessLine(r, LogFormat::kText,
-                   std::chrono::system_clock::time_point(std::chrono::microseconds(
-                       1764033711152336)),
+                   std::chrono::system_clock::time_point(
+                       std::chrono::microseconds(1764033711152336)),
                    out);
   EXPECT_EQ(fmt::to_string(out),
             "2025-11-25T01:21:51.152336Z access /user.Users/ListUser "
-            "peer=ipv4:127.0.0.1:5000 code=NOT_FOUND duration_ms=1.500 request_id=rid");
+            "peer=ipv4:127.0.0.1:5000 code=NOT_FOUND duration_ms=1.500 "
+            "request_id=rid");
 }
 
 TEST(AccessLineTest, JsonHasTheSameFields) {
@@ -60,7 +61,8 @@ TEST(AccessLineTest, JsonHasTheSameFields) {
   fmt::memory_buffer out;
   FormatAccessLine(r, LogFormat::kJson, std::chrono::system_clock::now(), out);
   const std::string line = fmt::to_string(out);
-  EXPECT_NE(line.find(R"("method":"/user.Users/GetUser")"), std::string::npos) << line;
+  EXPECT_NE(line.find(R"("method":"/user.Users/GetUser")"), std::string::npos)
+      << line;
   EXPECT_NE(line.find(R"("peer":"ipv6:[::1]:1")"), std::string::npos) << line;
   EXPECT_NE(line.find(R"("code":"OK")"), std::string::npos) << line;
   EXPECT_NE(line.find(R"("duration_ms":2.000)"), std::string::npos) << line;

@@ -19,7 +19,9 @@ TEST(PageTokenTest, RejectsTamperingAndGarbage) {
   for (size_t i = 0; i < token.size(); ++i) {
     std::string t = token;
     t[i] = t[i] == 'A' ? 'B' : 'A';
-    EXPECT_EQ(codec.Decode(t).status().code(), absl::StatusCode::kInvalidArgument) << i;
+    EXPECT_EQ(codec.Decode(t).status().code(),
+              absl::StatusCode::kInvalidArgument)
+        << i;
   }
   EXPECT_FALSE(codec.Decode("garbage!").ok());
   EXPECT_FALSE(codec.Decode("").ok());

@@ -2,9 +2,9 @@
 // wiring, interceptors included, no separate process.
 #include <memory>
 
+#include <gmock/gmock.h>
 #include <grpcpp/create_channel.h>
 #include <grpcpp/security/credentials.h>
-#include <gmock/gmock.h>
 #include <grpcpp/server_builder.h>
 #include <gtest/gtest.h>
 #include <spdlog/spdlog.h>
@@ -26,9 +26,9 @@ class ServiceTest : public ::testing::Test {
     config.db = ":memory:";
     server_ = std::make_unique<UsersServer>(config, /*access_log_fd=*/-1);
     ASSERT_TRUE(server_->Start().ok());
-    auto channel = grpc::CreateChannel(
-        "127.0.0.1:" + std::to_string(server_->port()),
-        grpc::InsecureChannelCredentials());
+    auto channel =
+        grpc::CreateChannel("127.0.0.1:" + std::to_string(server_->port()),
+                            grpc::InsecureChannelCredentials());
     stub_ = user::Users::NewStub(channel);
   }
 
@@ -101,18 +101,20 @@ TEST(ServiceErrorBoundaryTest, ThrowingHandlerYieldsInternalAndServerSurvives) {
       .WillRepeatedly([](int64_t) -> absl::StatusOr<UserRecord> {
         throw std::runtime_error("disk on fire at /secret/path");
       });
-  EXPECT_CALL(store, Get(8)).WillRepeatedly([](int64_t id) -> absl::StatusOr<UserRecord> {
-    UserRecord r;
-    r.id = id;
-    r.name = "ok";
-    return r;
-  });
+  EXPECT_CALL(store, Get(8))
+      .WillRepeatedly([](int64_t id) -> absl::StatusOr<UserRecord> {
+        UserRecord r;
+        r.id = id;
+        r.name = "ok";
+        return r;
+      });
   GroupCommitter writer(&store, nullptr, {});
   Directory directory(&store, &writer, {});
   UsersService service(&directory);
   grpc::ServerBuilder builder;
   int port = 0;
-  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
+  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(),
+                           &port);
   builder.RegisterService(&service);
   auto server = builder.BuildAndStart();
   ASSERT_NE(port, 0);

@@ -20,7 +20,9 @@ struct Backend {
   std::string name;
   // Makes a store over `dir` (a fresh directory); calling it again with the
   // same dir reopens the same data where the backend persists.
-  std::function<std::unique_ptr<UserStore>(const std::string& dir, int64_t retention)> make;
+  std::function<std::unique_ptr<UserStore>(const std::string& dir,
+                                           int64_t retention)>
+      make;
   bool persistent;
 };
 
@@ -36,8 +38,8 @@ Mutation Create(std::string name, std::string email, std::string display = "") {
   return m;
 }
 
-Mutation Update(int64_t id, uint32_t fields, std::string name, std::string email,
-                int64_t expected_version = 0) {
+Mutation Update(int64_t id, uint32_t fields, std::string name,
+                std::string email, int64_t expected_version = 0) {
   Mutation m;
   m.kind = Mutation::Kind::kUpdate;
   m.user.id = id;
@@ -137,7 +139,8 @@ TEST_P(UserStoreTest, BatchFailuresAreIndependent) {
 TEST_P(UserStoreTest, UpdateChangesOnlyMaskedFieldsAndBumpsVersion) {
   auto c = ApplyOne(Create("alice", "alice@example.com", "Alice"));
   ASSERT_TRUE(c.ok());
-  auto u = ApplyOne(Update(c->user.id, kFieldEmail, "ignored", "new@example.com"));
+  auto u =
+      ApplyOne(Update(c->user.id, kFieldEmail, "ignored", "new@example.com"));
   ASSERT_TRUE(u.ok()) << u.status();
   EXPECT_EQ(u->user.name, "alice");
   EXPECT_EQ(u->user.email, "new@example.com");
@@ -181,7 +184,8 @@ TEST_P(UserStoreTest, DeleteHonoursVersionAndFreesTheName) {
   ASSERT_TRUE(d.ok());
   EXPECT_EQ(d->type, ChangeType::kDeleted);
   EXPECT_EQ(d->user.name, "alice");
-  EXPECT_EQ(store_->Get(c->user.id).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(store_->Get(c->user.id).status().code(),
+            absl::StatusCode::kNotFound);
   auto again = ApplyOne(Create("alice", "alice@example.com"));
   ASSERT_TRUE(again.ok());
   EXPECT_GT(again->user.id, c->user.id);  // ids are never reused
@@ -194,7 +198,8 @@ TEST_P(UserStoreTest, ListPagesByIdWithCaseInsensitivePrefix) {
   auto all = store_->List(0, "", 100);
   ASSERT_TRUE(all.ok());
   ASSERT_EQ(all->size(), 6u);
-  for (size_t i = 1; i < all->size(); ++i) EXPECT_LT((*all)[i - 1].id, (*all)[i].id);
+  for (size_t i = 1; i < all->size(); ++i)
+    EXPECT_LT((*all)[i - 1].id, (*all)[i].id);
 
   auto an = store_->List(0, "an", 100);
   ASSERT_EQ(an->size(), 3u);
@@ -212,7 +217,9 @@ TEST_P(UserStoreTest, ListPagesByIdWithCaseInsensitivePrefix) {
 
 TEST_P(UserStoreTest, EventsAreLoggedInRevisionOrderAndCompacted) {
   for (int i = 0; i < 1005; ++i) {
-    ASSERT_TRUE(ApplyOne(Create("u" + std::to_string(i), "u" + std::to_string(i) + "@x.io")).ok());
+    ASSERT_TRUE(ApplyOne(Create("u" + std::to_string(i),
+                                "u" + std::to_string(i) + "@x.io"))
+                    .ok());
   }
   auto info = store_->Revisions();
   ASSERT_TRUE(info.ok());
@@ -263,7 +270,9 @@ TEST_P(UserStoreTest, ConcurrentReadersAndAWriter) {
     });
   }
   for (int i = 0; i < 200; ++i) {
-    ASSERT_TRUE(ApplyOne(Create("w" + std::to_string(i), "w" + std::to_string(i) + "@x.io")).ok());
+    ASSERT_TRUE(ApplyOne(Create("w" + std::to_string(i),
+                                "w" + std::to_string(i) + "@x.io"))
+                    .ok());
   }
   for (auto& t : readers) t.join();
   EXPECT_EQ(failures.load(), 0);
@@ -273,12 +282,14 @@ INSTANTIATE_TEST_SUITE_P(
     Backends, UserStoreTest,
     ::testing::Values(
         Backend{"memory",
-                [](const std::string&, int64_t retention) -> std::unique_ptr<UserStore> {
+                [](const std::string&,
+                   int64_t retention) -> std::unique_ptr<UserStore> {
                   return std::make_unique<MemoryUserStore>(retention);
                 },
                 false},
         Backend{"sqlite",
-                [](const std::string& dir, int64_t retention) -> std::unique_ptr<UserStore> {
+                [](const std::string& dir,
+                   int64_t retention) -> std::unique_ptr<UserStore> {
                   SqliteOptions options;
                   options.event_retention = retention;
                   auto s = SqliteUserStore::Open(dir + "/users.db", options);

@@ -13,9 +13,6 @@ std::vector<FieldViolation> Check(F f, std::string_view value) {
 }
 
 TEST(ValidateNameTest, AcceptsHandles) {
-  for (auto n : {"a", "A", "9", "alice", "a.b-c_d", "x'); DROP"}) {
-    (void)n;
-  }
   EXPECT_TRUE(Check(ValidateName, "alice").empty());
   EXPECT_TRUE(Check(ValidateName, "9lives").empty());
   EXPECT_TRUE(Check(ValidateName, "a.b-c_d").empty());
@@ -23,10 +20,10 @@ TEST(ValidateNameTest, AcceptsHandles) {
 }
 
 TEST(ValidateNameTest, RejectsBadHandles) {
-  for (std::string n : {std::string(), std::string(65, 'a'), std::string("_a"),
-                        std::string(".a"), std::string("a b"),
-                        std::string("x'); DROP TABLE users;--"),
-                        std::string("caf\xc3\xa9")}) {
+  for (std::string n :
+       {std::string(), std::string(65, 'a'), std::string("_a"),
+        std::string(".a"), std::string("a b"),
+        std::string("x'); DROP TABLE users;--"), std::string("caf\xc3\xa9")}) {
     auto v = Check(ValidateName, n);
     ASSERT_EQ(v.size(), 1u) << n;
     EXPECT_EQ(v[0].field, "f");
@@ -41,12 +38,12 @@ TEST(ValidateEmailTest, AcceptsAddresses) {
 }
 
 TEST(ValidateEmailTest, RejectsNonAddresses) {
-  for (std::string e : {std::string(), std::string("plain"), std::string("@b.co"),
-                        std::string("a@"), std::string("a@b"), std::string("a..b@c.io"),
-                        std::string(".a@c.io"), std::string("a@-b.io"),
-                        std::string("a@b..io"), std::string("a b@c.io"),
-                        std::string(250, 'a') + "@b.io",
-                        std::string(65, 'a') + "@b.io"}) {
+  for (std::string e :
+       {std::string(), std::string("plain"), std::string("@b.co"),
+        std::string("a@"), std::string("a@b"), std::string("a..b@c.io"),
+        std::string(".a@c.io"), std::string("a@-b.io"), std::string("a@b..io"),
+        std::string("a b@c.io"), std::string(250, 'a') + "@b.io",
+        std::string(65, 'a') + "@b.io"}) {
     EXPECT_EQ(Check(ValidateEmail, e).size(), 1u) << e;
   }
 }
@@ -62,8 +59,9 @@ TEST(ValidateDisplayNameTest, CountsCharactersNotBytes) {
 
 TEST(ValidateDisplayNameTest, RejectsInvalidUtf8AndControls) {
   EXPECT_EQ(Check(ValidateDisplayName, "\xff").size(), 1u);
-  EXPECT_EQ(Check(ValidateDisplayName, "\xc0\xaf").size(), 1u);   // overlong
-  EXPECT_EQ(Check(ValidateDisplayName, "\xed\xa0\x80").size(), 1u);  // surrogate
+  EXPECT_EQ(Check(ValidateDisplayName, "\xc0\xaf").size(), 1u);  // overlong
+  EXPECT_EQ(Check(ValidateDisplayName, "\xed\xa0\x80").size(),
+            1u);  // surrogate
   EXPECT_EQ(Check(ValidateDisplayName, "a\nb").size(), 1u);
 }
 

@@ -53,7 +53,8 @@ TEST(WatchHubTest, LaggingWatcherOverflowsAndIsFreed) {
   auto sub = std::make_shared<WatchSubscription>(&w);
   hub.Subscribe(sub);
   int64_t rev = 0;
-  for (int i = 0; i < 3; ++i) hub.OnCommitted(std::vector<Change>{MakeChange(++rev), MakeChange(++rev)});
+  for (int i = 0; i < 3; ++i)
+    hub.OnCommitted(std::vector<Change>{MakeChange(++rev), MakeChange(++rev)});
   WatchSubscription::State state;
   EXPECT_EQ(sub->Pop(&state), nullptr);
   EXPECT_EQ(state, WatchSubscription::State::kOverflowed);
@@ -91,7 +92,8 @@ class RecordingListener : public ChangeListener {
   std::vector<int64_t> revisions;  // only the writer thread touches it
 };
 
-TEST(GroupCommitterTest, ConcurrentSubmittersShareTransactionsAndPublishInOrder) {
+TEST(GroupCommitterTest,
+     ConcurrentSubmittersShareTransactionsAndPublishInOrder) {
   MemoryUserStore store;
   RecordingListener listener;
   std::atomic<int> ok{0};
@@ -132,7 +134,9 @@ TEST(GroupCommitterTest, AfterStopSubmissionsAreUnavailable) {
   Mutation m;
   m.user.name = "late";
   absl::StatusCode code = absl::StatusCode::kOk;
-  writer.Submit({m}, Deadline::max(), [&](GroupCommitter::Results r) { code = r[0].status().code(); });
+  writer.Submit({m}, Deadline::max(), [&](GroupCommitter::Results r) {
+    code = r[0].status().code();
+  });
   EXPECT_EQ(code, absl::StatusCode::kUnavailable);
 }
 

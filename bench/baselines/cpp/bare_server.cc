@@ -25,7 +25,8 @@ namespace {
 
 grpc::Status Answer(const user::UserRequest& req, user::UserResponse* resp) {
   if (req.id() == 0) {
-    return grpc::Status(grpc::StatusCode::NOT_FOUND, "Sorry, id is not allowed 0");
+    return grpc::Status(grpc::StatusCode::NOT_FOUND,
+                        "Sorry, id is not allowed 0");
   }
   auto* d = resp->add_details();
   d->set_id(req.id());
@@ -120,7 +121,8 @@ int main(int argc, char** argv) {
     builder.AddChannelArgument(GRPC_ARG_ENABLE_CHANNELZ, 0);
     builder.AddChannelArgument(GRPC_ARG_HTTP2_BDP_PROBE, 0);
     const unsigned n = std::max(1u, std::thread::hardware_concurrency());
-    for (unsigned i = 0; i < n; ++i) cqs.push_back(builder.AddCompletionQueue());
+    for (unsigned i = 0; i < n; ++i)
+      cqs.push_back(builder.AddCompletionQueue());
   } else {
     std::fprintf(stderr, "unknown mode %s\n", mode.c_str());
     return 2;
