@@ -32,6 +32,7 @@
 
 #include "absl/synchronization/mutex.h"
 #include "bench/histogram.h"
+#include "client/commands.h"
 #include "errors/errors.h"
 #include "service_protos/user.grpc.pb.h"
 
@@ -73,21 +74,7 @@ std::string RandomName(std::mt19937_64& rng) {
 class Target {
  public:
   explicit Target(const Options& o) : options_(o) {
-    if (o.tls_ca.empty() && o.tls_cert.empty()) {
-      credentials_ = grpc::InsecureChannelCredentials();
-    } else {
-      auto read = [](const std::string& path) {
-        std::ifstream in(path);
-        std::stringstream b;
-        b << in.rdbuf();
-        return b.str();
-      };
-      grpc::SslCredentialsOptions ssl;
-      if (!o.tls_ca.empty()) ssl.pem_root_certs = read(o.tls_ca);
-      if (!o.tls_cert.empty()) ssl.pem_cert_chain = read(o.tls_cert);
-      if (!o.tls_key.empty()) ssl.pem_private_key = read(o.tls_key);
-      credentials_ = grpc::SslCredentials(ssl);
-    }
+    credentials_ = client::MakeCredentials(o.tls_ca, o.tls_cert, o.tls_key);
   }
 
   // A stub on a channel of its own: a separate TCP connection.

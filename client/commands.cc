@@ -1,5 +1,8 @@
 #include "client/commands.h"
 
+#include <fstream>
+#include <sstream>
+
 #include <google/protobuf/text_format.h>
 #include <google/protobuf/util/json_util.h>
 
@@ -9,6 +12,25 @@
 #include "google/rpc/status.pb.h"
 
 namespace users::client {
+
+std::shared_ptr<grpc::ChannelCredentials> MakeCredentials(
+    const std::string& tls_ca, const std::string& tls_cert,
+    const std::string& tls_key) {
+  if (tls_ca.empty() && tls_cert.empty()) {
+    return grpc::InsecureChannelCredentials();
+  }
+  auto read = [](const std::string& path) {
+    std::ifstream in(path);
+    std::stringstream buffer;
+    buffer << in.rdbuf();
+    return buffer.str();
+  };
+  grpc::SslCredentialsOptions ssl;
+  if (!tls_ca.empty()) ssl.pem_root_certs = read(tls_ca);
+  if (!tls_cert.empty()) ssl.pem_cert_chain = read(tls_cert);
+  if (!tls_key.empty()) ssl.pem_private_key = read(tls_key);
+  return grpc::SslCredentials(ssl);
+}
 
 std::unique_ptr<grpc::ClientContext> MakeContext(const CallOptions& options) {
   auto context = std::make_unique<grpc::ClientContext>();

@@ -12,6 +12,7 @@
 #include <string>
 
 #include <grpcpp/client_context.h>
+#include <grpcpp/security/credentials.h>
 #include <grpcpp/support/status.h>
 
 #include "service_protos/user.grpc.pb.h"
@@ -24,6 +25,13 @@ struct CallOptions {
   std::string token;                         // bearer token, if any
   std::string request_id;                    // x-request-id, if any
 };
+
+// Channel credentials: insecure when `tls_ca` and `tls_cert` are empty,
+// otherwise TLS verifying the server with `tls_ca` (the system roots if
+// empty), presenting `tls_cert`/`tls_key` for mutual TLS when given.
+std::shared_ptr<grpc::ChannelCredentials> MakeCredentials(
+    const std::string& tls_ca, const std::string& tls_cert,
+    const std::string& tls_key);
 
 // A fresh context carrying the deadline and metadata of `options`.
 std::unique_ptr<grpc::ClientContext> MakeContext(const CallOptions& options);

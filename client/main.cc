@@ -133,22 +133,7 @@ int main(int argc, char** argv) {
   options.timeout =
       std::chrono::milliseconds(static_cast<int64_t>(timeout_s * 1000));
 
-  std::shared_ptr<grpc::ChannelCredentials> credentials;
-  if (tls_ca.empty() && tls_cert.empty()) {
-    credentials = grpc::InsecureChannelCredentials();
-  } else {
-    auto read = [](const std::string& path) {
-      std::ifstream in(path);
-      std::stringstream buffer;
-      buffer << in.rdbuf();
-      return buffer.str();
-    };
-    grpc::SslCredentialsOptions ssl;
-    if (!tls_ca.empty()) ssl.pem_root_certs = read(tls_ca);
-    if (!tls_cert.empty()) ssl.pem_cert_chain = read(tls_cert);
-    if (!tls_key.empty()) ssl.pem_private_key = read(tls_key);
-    credentials = grpc::SslCredentials(ssl);
-  }
+  auto credentials = users::client::MakeCredentials(tls_ca, tls_cert, tls_key);
   auto channel = grpc::CreateChannel(target, credentials);
   auto stub = user::Users::NewStub(channel);
   auto& out = std::cout;

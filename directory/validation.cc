@@ -54,23 +54,29 @@ size_t Utf8Sequence(std::string_view s, size_t i, char32_t* cp) {
   return len;
 }
 
-}  // namespace
-
-void ValidateName(std::string_view name, std::string_view field,
-                  std::vector<FieldViolation>* out) {
-  if (name.empty()) return Add(out, field, "is required");
-  if (name.size() > kMaxNameLength) {
+// The rules a non-empty name, or a prefix of one, must follow.
+void CheckHandle(std::string_view handle, std::string_view field,
+                 std::vector<FieldViolation>* out) {
+  if (handle.size() > kMaxNameLength) {
     return Add(out, field, "must be at most 64 characters");
   }
-  if (!IsAlnum(name.front())) {
+  if (!IsAlnum(handle.front())) {
     return Add(out, field, "must start with a letter or digit");
   }
-  for (char c : name) {
+  for (char c : handle) {
     if (!IsNameChar(c)) {
       return Add(out, field,
                  "may contain only letters, digits, '.', '_' and '-'");
     }
   }
+}
+
+}  // namespace
+
+void ValidateName(std::string_view name, std::string_view field,
+                  std::vector<FieldViolation>* out) {
+  if (name.empty()) return Add(out, field, "is required");
+  CheckHandle(name, field, out);
 }
 
 void ValidateEmail(std::string_view email, std::string_view field,
@@ -129,19 +135,7 @@ void ValidateDisplayName(std::string_view display_name, std::string_view field,
 
 void ValidateNamePrefix(std::string_view prefix, std::string_view field,
                         std::vector<FieldViolation>* out) {
-  if (prefix.empty()) return;
-  if (prefix.size() > kMaxNameLength) {
-    return Add(out, field, "must be at most 64 characters");
-  }
-  if (!IsAlnum(prefix.front())) {
-    return Add(out, field, "must start with a letter or digit");
-  }
-  for (char c : prefix) {
-    if (!IsNameChar(c)) {
-      return Add(out, field,
-                 "may contain only letters, digits, '.', '_' and '-'");
-    }
-  }
+  if (!prefix.empty()) CheckHandle(prefix, field, out);
 }
 
 }  // namespace users

@@ -26,8 +26,9 @@ class PythonInterop(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.ours = Server()
-        cls.theirs = Server(cmd=[PY, os.path.join(HERE, "tutorial_server.py"),
-                                 "127.0.0.1", "0"])
+        # The tutorial's server, as the benchmarks run it.
+        cls.theirs = Server(cmd=[PY, os.path.join(HERE, "..", "..", "bench", "baselines",
+                                                  "python", "server.py"), "127.0.0.1", "0"])
 
     @classmethod
     def tearDownClass(cls):
