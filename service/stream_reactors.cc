@@ -40,6 +40,9 @@ class WatchReactor final : public grpc::ServerWriteReactor<user::UserEvent>,
     StartSendInitialMetadata();
     {
       absl::MutexLock lock(&mu_);
+      // From here on the hub may Wake this reactor from the writer thread;
+      // until started_ is set, Wake leaves everything to the Pump below.
+      started_ = true;
       if (since == 0) {
         last_sent_ = subscribed_at;  // from now on
         replaying_ = false;
@@ -68,6 +71,10 @@ class WatchReactor final : public grpc::ServerWriteReactor<user::UserEvent>,
   }
 
   void Wake() override {
+    {
+      absl::MutexLock lock(&mu_);
+      if (!started_) return;
+    }
     const auto state = subscription_->state();
     if (state != WatchSubscription::State::kOpen) {
       // Cut off now, even with a write stuck behind flow control: that is
@@ -121,7 +128,7 @@ class WatchReactor final : public grpc::ServerWriteReactor<user::UserEvent>,
     std::optional<grpc::Status> finish;
     {
       absl::MutexLock lock(&mu_);
-      if (writing_ || finished_) return;
+      if (!started_ || writing_ || finished_) return;
       if (!finish_.has_value() && NextEvent()) {
         writing_ = true;
       } else if (finish_.has_value()) {
@@ -226,6 +233,7 @@ class WatchReactor final : public grpc::ServerWriteReactor<user::UserEvent>,
   std::shared_ptr<WatchSubscription> subscription_;
 
   absl::Mutex mu_;
+  bool started_ ABSL_GUARDED_BY(mu_) = false;
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
   std::optional<grpc::Status> finish_ ABSL_GUARDED_BY(mu_);
