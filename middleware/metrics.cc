@@ -54,9 +54,9 @@ void Metrics::OnCallEnd(const CallRecord& record) {
 }
 
 void Metrics::AddCallback(std::string name, std::string help, Type type,
-                          std::function<double()> read) {
-  callbacks_.push_back(
-      {std::move(name), std::move(help), type, std::move(read)});
+                          std::function<double()> read, std::string labels) {
+  callbacks_.push_back({std::move(name), std::move(help), std::move(labels),
+                        type, std::move(read)});
 }
 
 std::string Metrics::Render() const {
@@ -103,9 +103,11 @@ std::string Metrics::Render() const {
   out += "# TYPE users_inflight_requests gauge\n";
   out += fmt::format("users_inflight_requests {}\n", inflight());
   for (const auto& c : callbacks_) {
-    out += fmt::format("# HELP {} {}\n# TYPE {} {}\n{} {}\n", c.name, c.help,
-                       c.name, c.type == Type::kGauge ? "gauge" : "counter",
-                       c.name, c.read());
+    out +=
+        fmt::format("# HELP {} {}\n# TYPE {} {}\n{}{}{}{} {}\n", c.name, c.help,
+                    c.name, c.type == Type::kGauge ? "gauge" : "counter",
+                    c.name, c.labels.empty() ? "" : "{", c.labels,
+                    c.labels.empty() ? "" : "}", c.read());
   }
   return out;
 }

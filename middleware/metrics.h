@@ -34,8 +34,9 @@ class Metrics final : public CallObserver {
 
   enum class Type { kGauge, kCounter };
   // Registers a value read at scrape time. Call before serving.
+  // Optional constant `labels` look like: version="1",commit="abc".
   void AddCallback(std::string name, std::string help, Type type,
-                   std::function<double()> read);
+                   std::function<double()> read, std::string labels = "");
 
   // The whole exposition, text format 0.0.4.
   std::string Render() const;
@@ -52,7 +53,7 @@ class Metrics final : public CallObserver {
     std::atomic<uint64_t> duration_ns{0};
   };
   struct Callback {
-    std::string name, help;
+    std::string name, help, labels;
     Type type;
     std::function<double()> read;
   };

@@ -139,11 +139,11 @@ absl::Status UsersServer::Start() {
       "Storage operations that failed for the store's own reasons.",
       Metrics::Type::kCounter,
       [store = store_.get()] { return double(store->errors()); });
-  metrics_->AddCallback(std::string("users_build_info{version=\"") +
-                            USERS_VERSION + "\",commit=\"" + USERS_GIT_COMMIT +
-                            "\"}",
-                        "Build of the running users-server.",
-                        Metrics::Type::kGauge, [] { return 1.0; });
+  metrics_->AddCallback(
+      "users_build_info", "Build of the running users-server.",
+      Metrics::Type::kGauge, [] { return 1.0; },
+      std::string("version=\"") + USERS_VERSION + "\",commit=\"" +
+          USERS_GIT_COMMIT + "\"");
   // Access lines are info: a level above info turns them off.
   const auto level = spdlog::level::from_str(config_.log_level);
   if (access_log_fd_ >= 0 && level <= spdlog::level::info) {
@@ -175,6 +175,9 @@ absl::Status UsersServer::Start() {
   const std::string address = config_.host + ":" + std::to_string(config_.port);
   builder.AddListeningPort(address, *credentials, &port_);
   builder.RegisterService(service_.get());
+  // Without this grpc++ sets SO_REUSEPORT, and a second server on a busy port
+  // starts "successfully" and takes half the connections.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.SetMaxReceiveMessageSize(config_.max_message_bytes);
   builder.SetMaxSendMessageSize(config_.max_message_bytes);
   builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS,
@@ -195,7 +198,12 @@ absl::Status UsersServer::Start() {
   server_ = builder.BuildAndStart();
   if (!server_ || port_ == 0) {
     server_.reset();
-    return absl::UnavailableError("cannot listen on " + address);
+    return absl::UnavailableError(
+        "cannot listen on " + address +
+        (config_.tls_cert.empty()
+             ? std::string(" (in use, or not an address of this host)")
+             : std::string(" (in use, or --tls-cert/--tls-key are not a "
+                           "valid PEM certificate chain and key)")));
   }
   // Not serving until the store has answered once.
   auto* health = server_->GetHealthCheckService();
@@ -258,6 +266,8 @@ void UsersServer::Wait() {
   if (waited_) return;
   waited_ = true;
   if (server_) server_->Wait();
+  // Every call's access line is out before the caller logs "stopped".
+  if (access_log_) access_log_->Flush();
   if (health_thread_.joinable()) health_thread_.join();
   // No call is left to submit writes: commit what is queued and stop.
   if (writer_) writer_->Stop();

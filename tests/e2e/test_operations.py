@@ -271,6 +271,13 @@ class Metrics(unittest.TestCase):
                      '{service="user.Users",method="ListUser"}')
             self.assertEqual(self.value(after, count), 6)
             self.assertIn("users_storage_errors_total 0", after)
+            # Exposition format: HELP/TYPE name a bare metric; samples are
+            # name{labels} value.
+            for line in after.splitlines():
+                if line.startswith("#"):
+                    self.assertRegex(line, r"^# (HELP|TYPE) [a-zA-Z_:][a-zA-Z0-9_:]* \S", line)
+                else:
+                    self.assertRegex(line, r'^[a-zA-Z_:][a-zA-Z0-9_:]*(\{[^}]*\})? \S+$', line)
             self.assertRegex(after, r'users_build_info\{version="[^"]+",commit="[^"]*"\} 1')
 
 
@@ -344,6 +351,14 @@ class Configuration(unittest.TestCase):
             self.assertIn(flag, r.stdout)
         self.assertIn("USERS_PORT", r.stdout)
         self.assertIn("USERS_DB", r.stdout)
+
+    def test_port_in_use_stops_start_up(self):
+        with Server(args=["--db", ":memory:"]) as first:
+            r = subprocess.run([SERVER_BIN, "--host", "127.0.0.1", "--port", str(first.port),
+                                "--db", ":memory:"], capture_output=True, text=True, timeout=30)
+        self.assertEqual(r.returncode, 1, r.stdout)
+        self.assertIn("cannot listen on 127.0.0.1:", r.stderr)
+        self.assertNotIn("Server started", r.stdout)
 
     def test_bad_values_stop_start_up(self):
         for args in (["--port", "abc"], ["--log-format", "xml"], ["--max-inflight", "-3"]):
