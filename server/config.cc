@@ -93,6 +93,15 @@ bool ParseServerConfig(int argc, char** argv, ServerConfig* config,
       ->envname("USERS_SHUTDOWN_GRACE")
       ->check(CLI::Range(0.0, 3600.0));
 
+  const std::map<std::string, int> codes{
+      {"UNKNOWN", 2}, {"INTERNAL", 13}, {"UNAVAILABLE", 14}, {"DATA_LOSS", 15}};
+  app.add_option("--status-on-unknown-exception",
+                 c->status_on_unknown_exception,
+                 "gRPC code for an unexpected exception in a handler: "
+                 "INTERNAL|UNKNOWN|UNAVAILABLE|DATA_LOSS")
+      ->envname("USERS_STATUS_ON_UNKNOWN_EXCEPTION")
+      ->transform(CLI::CheckedTransformer(codes, CLI::ignore_case))
+      ->default_str("INTERNAL");
   const std::map<std::string, LogFormat> formats{{"text", LogFormat::kText},
                                                  {"json", LogFormat::kJson}};
   app.add_option("--log-format", c->log_format, "Log line format: text|json")

@@ -30,6 +30,10 @@ struct ServerConfig {
   std::string tls_cert, tls_key, tls_client_ca;
   std::string auth_tokens;  // file of "<token> <role>" lines; empty: auth off
 
+  // What an exception that is not a users::RpcError becomes (as
+  // status_on_unknown_exception in Python's grpc-interceptor).
+  int status_on_unknown_exception = 13;  // INTERNAL
+
   int64_t max_inflight = 0;  // 0: unlimited
   int max_message_bytes = 4 * 1024 * 1024;
   int max_concurrent_streams = 1000;

@@ -155,6 +155,8 @@ absl::Status UsersServer::Start() {
   service_options.admission.auth = auth_.get();
   service_options.admission.metrics = metrics_.get();
   service_options.admission.max_inflight = config_.max_inflight;
+  service_options.status_on_unknown_exception =
+      static_cast<absl::StatusCode>(config_.status_on_unknown_exception);
   service_options.observers.push_back(metrics_.get());
   if (access_log_) service_options.observers.push_back(access_log_.get());
   service_ = std::make_unique<UsersService>(directory_.get(), hub_.get(),

@@ -347,7 +347,8 @@ class Configuration(unittest.TestCase):
         r = subprocess.run([SERVER_BIN, "--help"], capture_output=True, text=True, timeout=30)
         self.assertEqual(r.returncode, 0)
         for flag in ["--port", "--db", "--tls-cert", "--auth-tokens", "--metrics-port",
-                     "--max-inflight", "--shutdown-grace", "--log-format"]:
+                     "--max-inflight", "--shutdown-grace", "--log-format",
+                     "--status-on-unknown-exception"]:
             self.assertIn(flag, r.stdout)
         self.assertIn("USERS_PORT", r.stdout)
         self.assertIn("USERS_DB", r.stdout)
@@ -361,7 +362,8 @@ class Configuration(unittest.TestCase):
         self.assertNotIn("Server started", r.stdout)
 
     def test_bad_values_stop_start_up(self):
-        for args in (["--port", "abc"], ["--log-format", "xml"], ["--max-inflight", "-3"]):
+        for args in (["--port", "abc"], ["--log-format", "xml"], ["--max-inflight", "-3"],
+                     ["--status-on-unknown-exception", "OK"]):
             r = subprocess.run([SERVER_BIN, *args], capture_output=True, text=True, timeout=30)
             self.assertNotEqual(r.returncode, 0, args)
             self.assertIn(args[0], r.stderr + r.stdout)
