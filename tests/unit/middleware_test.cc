@@ -1,14 +1,14 @@
-#include <gtest/gtest.h>
-
-#include "middleware/access_log.h"
-#include "middleware/line_writer.h"
-#include "middleware/request_id.h"
-
 #include <unistd.h>
 
 #include <cstdio>
 #include <thread>
 #include <vector>
+
+#include <gtest/gtest.h>
+
+#include "middleware/access_log.h"
+#include "middleware/line_writer.h"
+#include "middleware/request_id.h"
 
 namespace users {
 namespace {

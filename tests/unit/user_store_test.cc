@@ -1,17 +1,18 @@
 // The UserStore contract, run against every backend.
+#include <unistd.h>
+
+#include <atomic>
 #include <filesystem>
 #include <functional>
 #include <memory>
 #include <string>
 #include <thread>
 
+#include <SQLiteCpp/SQLiteCpp.h>
 #include <gtest/gtest.h>
 
 #include "storage/memory_user_store.h"
 #include "storage/sqlite_user_store.h"
-
-#include <SQLiteCpp/SQLiteCpp.h>
-#include <unistd.h>
 
 namespace users {
 namespace {
