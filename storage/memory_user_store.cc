@@ -46,14 +46,11 @@ absl::StatusOr<Change> MemoryUserStore::ApplyOne(const Mutation& m) {
     case Mutation::Kind::kUpdate: {
       auto it = users_.find(m.user.id);
       if (it == users_.end()) {
-        return absl::NotFoundError("user " + std::to_string(m.user.id) +
-                                   " not found");
+        return UserNotFound(m.user.id);
       }
       UserRecord& u = it->second;
       if (m.expected_version != 0 && m.expected_version != u.version) {
-        return absl::AbortedError("version mismatch: expected " +
-                                  std::to_string(m.expected_version) +
-                                  ", stored " + std::to_string(u.version));
+        return VersionMismatch(m.expected_version, u.version);
       }
       UserRecord next = u;
       if (m.fields & kFieldName) next.name = m.user.name;
@@ -74,13 +71,10 @@ absl::StatusOr<Change> MemoryUserStore::ApplyOne(const Mutation& m) {
     case Mutation::Kind::kDelete: {
       auto it = users_.find(m.user.id);
       if (it == users_.end()) {
-        return absl::NotFoundError("user " + std::to_string(m.user.id) +
-                                   " not found");
+        return UserNotFound(m.user.id);
       }
       if (m.expected_version != 0 && m.expected_version != it->second.version) {
-        return absl::AbortedError(
-            "version mismatch: expected " + std::to_string(m.expected_version) +
-            ", stored " + std::to_string(it->second.version));
+        return VersionMismatch(m.expected_version, it->second.version);
       }
       by_name_.erase(AsciiLower(it->second.name));
       by_email_.erase(AsciiLower(it->second.email));
@@ -112,7 +106,7 @@ absl::StatusOr<UserRecord> MemoryUserStore::Get(int64_t id) {
   absl::ReaderMutexLock lock(&mu_);
   auto it = users_.find(id);
   if (it == users_.end()) {
-    return absl::NotFoundError("user " + std::to_string(id) + " not found");
+    return UserNotFound(id);
   }
   return it->second;
 }

@@ -292,15 +292,12 @@ absl::StatusOr<Change> SqliteUserStore::ApplyOne(const Mutation& m) {
       ResetOnExit reset(w.select_user);
       w.select_user.bind(1, static_cast<int64_t>(m.user.id));
       if (!w.select_user.executeStep()) {
-        return absl::NotFoundError("user " + std::to_string(m.user.id) +
-                                   " not found");
+        return UserNotFound(m.user.id);
       }
       current = ReadUser(w.select_user);
     }
     if (m.expected_version != 0 && m.expected_version != current.version) {
-      return absl::AbortedError("version mismatch: expected " +
-                                std::to_string(m.expected_version) +
-                                ", stored " + std::to_string(current.version));
+      return VersionMismatch(m.expected_version, current.version);
     }
     if (m.kind == Mutation::Kind::kDelete) {
       ResetOnExit reset(w.delete_user);
@@ -397,7 +394,7 @@ absl::StatusOr<UserRecord> SqliteUserStore::Get(int64_t id) {
     ResetOnExit reset(s);
     s.bind(1, static_cast<int64_t>(id));
     if (!s.executeStep()) {
-      return absl::NotFoundError("user " + std::to_string(id) + " not found");
+      return UserNotFound(id);
     }
     return ReadUser(s);
   } catch (const std::exception& e) {

@@ -79,6 +79,17 @@ struct RevisionInfo {
   int64_t first_available = 1;
 };
 
+// The statuses every backend returns for a missing user and a stale
+// expected_version, so that callers see the same messages whatever the store.
+inline absl::Status UserNotFound(int64_t id) {
+  return absl::NotFoundError("user " + std::to_string(id) + " not found");
+}
+inline absl::Status VersionMismatch(int64_t expected, int64_t stored) {
+  return absl::AbortedError("version mismatch: expected " +
+                            std::to_string(expected) + ", stored " +
+                            std::to_string(stored));
+}
+
 class UserStore {
  public:
   virtual ~UserStore() = default;
