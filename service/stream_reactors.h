@@ -30,37 +30,11 @@ grpc::ServerReadReactor<user::ImportUsersRequest>* NewImportReactor(
 grpc::ServerBidiReactor<user::GetUserRequest, user::LookupUsersResponse>*
 NewLookupReactor(Directory* directory, CallInterceptor call);
 
-// Streams refused before they start (auth, limits): finish at once.
-template <typename Response>
-grpc::ServerWriteReactor<Response>* NewRejectedWriter(CallInterceptor call,
-                                                      grpc::Status status) {
-  class Rejected final : public grpc::ServerWriteReactor<Response> {
-   public:
-    Rejected(CallInterceptor call, grpc::Status s) {
-      this->Finish(call.End(s));
-    }
-    void OnDone() override { delete this; }
-  };
-  return new Rejected(std::move(call), std::move(status));
-}
-
-template <typename Request>
-grpc::ServerReadReactor<Request>* NewRejectedReader(CallInterceptor call,
-                                                    grpc::Status status) {
-  class Rejected final : public grpc::ServerReadReactor<Request> {
-   public:
-    Rejected(CallInterceptor call, grpc::Status s) {
-      this->Finish(call.End(s));
-    }
-    void OnDone() override { delete this; }
-  };
-  return new Rejected(std::move(call), std::move(status));
-}
-
-template <typename Request, typename Response>
-grpc::ServerBidiReactor<Request, Response>* NewRejectedBidi(
-    CallInterceptor call, grpc::Status status) {
-  class Rejected final : public grpc::ServerBidiReactor<Request, Response> {
+// A stream refused before it starts (auth, limits): finishes at once.
+// `Reactor` is the grpc++ reactor type the method returns.
+template <typename Reactor>
+Reactor* NewRejected(CallInterceptor call, grpc::Status status) {
+  class Rejected final : public Reactor {
    public:
     Rejected(CallInterceptor call, grpc::Status s) {
       this->Finish(call.End(s));

@@ -66,6 +66,11 @@ class UsersService final : public user::Users::CallbackService {
   LookupUsers(grpc::CallbackServerContext* context) override;
 
  private:
+  // Runs a unary read to completion on this thread: `body` returns void or a
+  // status, or throws.
+  template <typename Body>
+  grpc::ServerUnaryReactor* ServeRead(grpc::CallbackServerContext* context,
+                                      std::string_view method, Body&& body);
   // Runs a write whose result arrives later, on the writer thread.
   template <typename Start>
   grpc::ServerUnaryReactor* StartWrite(grpc::CallbackServerContext* context,
