@@ -3,8 +3,6 @@
 #include <openssl/crypto.h>
 #include <openssl/sha.h>
 
-#include <fstream>
-#include <sstream>
 
 namespace users {
 namespace {
@@ -66,21 +64,6 @@ absl::StatusOr<TokenAuthenticator> TokenAuthenticator::Parse(
     return absl::InvalidArgumentError("auth tokens file defines no token");
   }
   return auth;
-}
-
-absl::StatusOr<TokenAuthenticator> TokenAuthenticator::Load(
-    const std::string& path) {
-  std::ifstream in(path);
-  if (!in)
-    return absl::InvalidArgumentError("cannot read auth tokens file " + path);
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  auto parsed = Parse(buffer.str());
-  if (!parsed.ok()) {
-    return absl::InvalidArgumentError(path + ": " +
-                                      std::string(parsed.status().message()));
-  }
-  return parsed;
 }
 
 absl::Status TokenAuthenticator::Authorize(std::string_view authorization,

@@ -23,9 +23,8 @@ enum class Access { kRead, kWrite };
 class TokenAuthenticator {
  public:
   // Parses a token file's contents; INVALID_ARGUMENT naming the line on error.
+  // (Reading the file is the server's business: this class does no I/O.)
   static absl::StatusOr<TokenAuthenticator> Parse(std::string_view contents);
-  // Reads and parses `path`.
-  static absl::StatusOr<TokenAuthenticator> Load(const std::string& path);
 
   // Checks an `authorization` metadata value ("Bearer <token>") for `access`:
   // OK, UNAUTHENTICATED (missing, malformed or unknown token) or

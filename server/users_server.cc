@@ -120,8 +120,13 @@ absl::Status UsersServer::Start() {
                                            directory_options);
 
   if (!config_.auth_tokens.empty()) {
-    auto auth = TokenAuthenticator::Load(config_.auth_tokens);
-    if (!auth.ok()) return auth.status();
+    auto contents = ReadFile(config_.auth_tokens);
+    if (!contents.ok()) return contents.status();
+    auto auth = TokenAuthenticator::Parse(*contents);
+    if (!auth.ok()) {
+      return absl::InvalidArgumentError(config_.auth_tokens + ": " +
+                                        std::string(auth.status().message()));
+    }
     spdlog::info("auth on: {} bearer token(s) loaded", auth->size());
     auth_ = std::make_unique<TokenAuthenticator>(std::move(*auth));
   } else {
