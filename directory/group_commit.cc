@@ -96,17 +96,15 @@ void GroupCommitter::CommitBatch(std::vector<Pending>& batch) {
     stats_.mutations += flat.size();
     if (!status.ok()) ++stats_.failed_transactions;
   }
-  std::vector<Change> committed;
-  if (status.ok()) {
+  // Publish before acknowledging: a caller that has its reply and then
+  // starts a watch "from now on" must not receive its own write as new.
+  if (listener_ != nullptr && status.ok()) {
+    std::vector<Change> committed;
     committed.reserve(results.size());
     for (const auto& r : results) {
       if (r.ok()) committed.push_back(*r);
     }
-  }
-  // Publish before acknowledging: a caller that has its reply and then
-  // starts a watch "from now on" must not receive its own write as new.
-  if (listener_ != nullptr && !committed.empty()) {
-    listener_->OnCommitted(committed);
+    if (!committed.empty()) listener_->OnCommitted(std::move(committed));
   }
   size_t offset = 0;
   for (Pending* p : live) {

@@ -14,7 +14,6 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
-#include <span>
 #include <thread>
 #include <vector>
 
@@ -31,7 +30,8 @@ using Deadline = std::chrono::system_clock::time_point;
 class ChangeListener {
  public:
   virtual ~ChangeListener() = default;
-  virtual void OnCommitted(std::span<const Change> changes) = 0;
+  // Takes the changes: the listener may keep them without copying.
+  virtual void OnCommitted(std::vector<Change> changes) = 0;
 };
 
 class GroupCommitter {

@@ -57,16 +57,18 @@ void WatchHub::CloseAll() {
   }
 }
 
-void WatchHub::OnCommitted(std::span<const Change> changes) {
+void WatchHub::OnCommitted(std::vector<Change> changes) {
   if (changes.empty()) return;
-  // One shared copy per change, however many watchers there are.
+  const int64_t last = changes.back().revision;
+  // One shared, immutable event per change, however many watchers there are.
   std::vector<std::shared_ptr<const Change>> shared;
   shared.reserve(changes.size());
-  for (const auto& c : changes)
-    shared.push_back(std::make_shared<const Change>(c));
+  for (auto& c : changes) {
+    shared.push_back(std::make_shared<const Change>(std::move(c)));
+  }
 
   absl::MutexLock lock(&mu_);
-  published_ = changes.back().revision;
+  published_ = last;
   for (const auto& s : subscriptions_) {
     bool wake = false;
     {

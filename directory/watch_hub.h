@@ -20,7 +20,6 @@
 
 #include <cstdint>
 #include <memory>
-#include <span>
 #include <unordered_set>
 #include <vector>
 
@@ -79,7 +78,7 @@ class WatchHub final : public ChangeListener {
   // Closes every subscription (server shutdown) and refuses new ones.
   void CloseAll();
 
-  void OnCommitted(std::span<const Change> changes) override;
+  void OnCommitted(std::vector<Change> changes) override;
 
   size_t watcher_count() const;
 

@@ -86,7 +86,7 @@ TEST(WatchHubTest, CloseAllClosesAndRefusesNewSubscriptions) {
 
 class RecordingListener : public ChangeListener {
  public:
-  void OnCommitted(std::span<const Change> changes) override {
+  void OnCommitted(std::vector<Change> changes) override {
     for (const auto& c : changes) revisions.push_back(c.revision);
   }
   std::vector<int64_t> revisions;  // only the writer thread touches it
