@@ -14,13 +14,11 @@ absl::Status MemoryUserStore::CheckUnique(const UserRecord& user,
                                           int64_t self_id) {
   auto n = by_name_.find(AsciiLower(user.name));
   if (n != by_name_.end() && n->second != self_id) {
-    return absl::AlreadyExistsError("name \"" + user.name +
-                                    "\" is already taken");
+    return AlreadyTaken("name", user.name);
   }
   auto e = by_email_.find(AsciiLower(user.email));
   if (e != by_email_.end() && e->second != self_id) {
-    return absl::AlreadyExistsError("email \"" + user.email +
-                                    "\" is already taken");
+    return AlreadyTaken("email", user.email);
   }
   return absl::OkStatus();
 }

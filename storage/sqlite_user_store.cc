@@ -113,6 +113,22 @@ std::string LikePrefix(std::string_view prefix) {
   return out;
 }
 
+// Runs an INSERT or UPDATE of `user`. The unique indexes decide uniqueness:
+// a violation becomes ALREADY_EXISTS naming the field; any other failure
+// throws, failing the whole transaction.
+absl::Status StepWrite(SQLite::Database& db, SQLite::Statement& statement,
+                       const UserRecord& user) {
+  const int rc = statement.tryExecuteStep();
+  if (rc == SQLITE_DONE) return absl::OkStatus();
+  if (db.getExtendedErrorCode() == SQLITE_CONSTRAINT_UNIQUE) {
+    const std::string message = db.getErrorMsg();
+    return message.find("users.email") != std::string::npos
+               ? AlreadyTaken("email", user.email)
+               : AlreadyTaken("name", user.name);
+  }
+  throw SQLite::Exception(db.getHandle(), rc);
+}
+
 absl::Status FromException(const std::exception& e, std::string_view what) {
   return absl::UnavailableError(std::string(what) + ": " + e.what());
 }
@@ -268,20 +284,7 @@ absl::StatusOr<Change> SqliteUserStore::ApplyOne(const Mutation& m) {
     w.insert_user.bind(2, m.user.email);
     w.insert_user.bind(3, m.user.display_name);
     w.insert_user.bind(4, static_cast<int64_t>(m.now));
-    const int rc = w.insert_user.tryExecuteStep();
-    if (rc != SQLITE_DONE) {
-      const int ext = w.db.getExtendedErrorCode();
-      if (ext == SQLITE_CONSTRAINT_UNIQUE) {
-        const std::string msg = w.db.getErrorMsg();
-        if (msg.find("users.email") != std::string::npos) {
-          return absl::AlreadyExistsError("email \"" + m.user.email +
-                                          "\" is already taken");
-        }
-        return absl::AlreadyExistsError("name \"" + m.user.name +
-                                        "\" is already taken");
-      }
-      throw SQLite::Exception(w.db.getHandle(), rc);
-    }
+    if (auto s = StepWrite(w.db, w.insert_user, m.user); !s.ok()) return s;
     change.type = ChangeType::kCreated;
     change.user.id = w.db.getLastInsertRowid();
     change.user.version = 1;
@@ -319,19 +322,7 @@ absl::StatusOr<Change> SqliteUserStore::ApplyOne(const Mutation& m) {
       w.update_user.bind(4, next.display_name);
       w.update_user.bind(5, static_cast<int64_t>(next.version));
       w.update_user.bind(6, static_cast<int64_t>(next.update_time));
-      const int rc = w.update_user.tryExecuteStep();
-      if (rc != SQLITE_DONE) {
-        if (w.db.getExtendedErrorCode() == SQLITE_CONSTRAINT_UNIQUE) {
-          const std::string msg = w.db.getErrorMsg();
-          if (msg.find("users.email") != std::string::npos) {
-            return absl::AlreadyExistsError("email \"" + next.email +
-                                            "\" is already taken");
-          }
-          return absl::AlreadyExistsError("name \"" + next.name +
-                                          "\" is already taken");
-        }
-        throw SQLite::Exception(w.db.getHandle(), rc);
-      }
+      if (auto s = StepWrite(w.db, w.update_user, next); !s.ok()) return s;
       change.type = ChangeType::kUpdated;
       change.user = std::move(next);
     }

@@ -84,6 +84,12 @@ struct RevisionInfo {
 inline absl::Status UserNotFound(int64_t id) {
   return absl::NotFoundError("user " + std::to_string(id) + " not found");
 }
+// `field` is "name" or "email"; `value` what the caller asked for.
+inline absl::Status AlreadyTaken(std::string_view field,
+                                 std::string_view value) {
+  return absl::AlreadyExistsError(std::string(field) + " \"" +
+                                  std::string(value) + "\" is already taken");
+}
 inline absl::Status VersionMismatch(int64_t expected, int64_t stored) {
   return absl::AbortedError("version mismatch: expected " +
                             std::to_string(expected) + ", stored " +
