@@ -36,9 +36,6 @@ SLOW_PINGPONG_NS = 250
 REQUEST_FRAME = b"\x00\x00\x00\x00\x0d\x08\x02\x12\x09twtrubiks"
 OK_REPLY_BYTES = 20
 
-log_lines = []
-
-
 def log(msg):
     print(msg, file=sys.stderr, flush=True)
 

@@ -413,7 +413,6 @@ Result RunLookupStream(const Options& o, const Target& target) {
       std::mutex window_mu;
       std::condition_variable window_cv;
       std::deque<std::pair<int64_t, Clock::time_point>> sent;
-      bool writing_done = false;
       std::thread writer([&] {
         user::GetUserRequest req;
         while (Clock::now() < end) {
@@ -434,8 +433,6 @@ Result RunLookupStream(const Options& o, const Target& target) {
           if (!stream->Write(req, options)) break;
         }
         stream->WritesDone();
-        std::lock_guard<std::mutex> lock(window_mu);
-        writing_done = true;
       });
       Histogram latency;
       uint64_t ok = 0, wrong = 0;
@@ -469,7 +466,6 @@ Result RunLookupStream(const Options& o, const Target& target) {
         ++r.errors[std::string(
             StatusCodeName(static_cast<absl::StatusCode>(s.error_code())))];
       }
-      (void)writing_done;
     });
   }
   for (auto& t : threads) t.join();
@@ -582,8 +578,6 @@ Result RunIdle(const Options& o, const Target& target) {
   for (int c = 0; c < o.connections; ++c) stubs.push_back(target.NewStub());
   Result r;
   r.method = o.method;
-  std::vector<std::unique_ptr<grpc::ClientContext>> contexts;
-  std::vector<std::unique_ptr<grpc::ClientReader<user::UserEvent>>> readers;
   if (o.method == "connect-idle") {
     for (auto& stub : stubs) {
       grpc::ClientContext ctx;
