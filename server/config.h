@@ -19,6 +19,7 @@ struct ServerConfig {
   // SQLite file, created on first start; ":memory:" keeps everything in RAM.
   std::string db = "./data/users.db";
   int64_t event_retention = 100000;
+  size_t cache_users = 100000;  // SQLite only; 0 turns the cache off
   // A watcher this many events behind is cut off with RESOURCE_EXHAUSTED.
   size_t watch_queue_limit = 10000;
   std::string page_token_key = "users-service page tokens v1";

@@ -101,8 +101,14 @@ absl::Status UsersServer::OpenStore() {
     auto sqlite = SqliteUserStore::Open(config_.db, options);
     if (!sqlite.ok()) return sqlite.status();
     base_store_ = std::move(*sqlite);
+    if (config_.cache_users > 0) {
+      // Sound because a SQLite file has one users-server writing it.
+      cache_ = std::make_unique<CachingUserStore>(base_store_.get(),
+                                                  config_.cache_users);
+    }
   }
-  store_ = std::make_unique<CountingUserStore>(base_store_.get());
+  store_ = std::make_unique<CountingUserStore>(
+      cache_ ? static_cast<UserStore*>(cache_.get()) : base_store_.get());
   return absl::OkStatus();
 }
 
@@ -144,6 +150,17 @@ absl::Status UsersServer::Start() {
       "Storage operations that failed for the store's own reasons.",
       Metrics::Type::kCounter,
       [store = store_.get()] { return double(store->errors()); });
+  if (cache_) {
+    metrics_->AddCallback("users_store_cache_hits_total",
+                          "User reads answered from the in-memory cache.",
+                          Metrics::Type::kCounter, [cache = cache_.get()] {
+                            return double(cache->hits());
+                          });
+    metrics_->AddCallback(
+        "users_store_cache_misses_total",
+        "User reads that went to the database.", Metrics::Type::kCounter,
+        [cache = cache_.get()] { return double(cache->misses()); });
+  }
   metrics_->AddCallback(
       "users_build_info", "Build of the running users-server.",
       Metrics::Type::kGauge, [] { return 1.0; },

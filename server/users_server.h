@@ -27,6 +27,7 @@
 #include "middleware/metrics.h"
 #include "server/config.h"
 #include "service/users_service.h"
+#include "storage/caching_user_store.h"
 #include "storage/counting_user_store.h"
 #include "storage/user_store.h"
 
@@ -68,6 +69,7 @@ class UsersServer {
   // Destroyed in reverse order: the server stops before the writer, the
   // writer before the store.
   std::unique_ptr<UserStore> base_store_;
+  std::unique_ptr<CachingUserStore> cache_;  // between base_store_ and store_
   std::unique_ptr<CountingUserStore> store_;
   std::unique_ptr<WatchHub> hub_;
   std::unique_ptr<GroupCommitter> writer_;

@@ -12,6 +12,7 @@ import unittest
 import urllib.request
 
 import grpc
+from google.protobuf import field_mask_pb2
 
 import certs
 from harness import CLIENT_BIN, SERVER_BIN, Server, run_client
@@ -279,6 +280,33 @@ class Metrics(unittest.TestCase):
                 else:
                     self.assertRegex(line, r'^[a-zA-Z_:][a-zA-Z0-9_:]*(\{[^}]*\})? \S+$', line)
             self.assertRegex(after, r'users_build_info\{version="[^"]+",commit="[^"]*"\} 1')
+
+
+    def test_user_cache_serves_repeat_reads_and_never_a_stale_one(self):
+        with Server(args=["--metrics-port", "0"]) as s:
+            port = int(wait_for(lambda: re.search(r"metrics on http://[^:]+:(\d+)",
+                                                  s.stderr())).group(1))
+            with grpc.insecure_channel(s.target) as ch:
+                stub = user_pb2_grpc.UsersStub(ch)
+                u = stub.CreateUser(user_pb2.CreateUserRequest(
+                    user=user_pb2.User(name="cached", email="cached@example.com")), timeout=10)
+                for _ in range(3):
+                    self.assertEqual(stub.GetUser(user_pb2.GetUserRequest(id=u.id),
+                                                  timeout=10).name, "cached")
+                stub.UpdateUser(user_pb2.UpdateUserRequest(
+                    user=user_pb2.User(id=u.id, name="renamed"),
+                    update_mask=field_mask_pb2.FieldMask(paths=["name"])), timeout=10)
+                self.assertEqual(stub.GetUser(user_pb2.GetUserRequest(id=u.id),
+                                              timeout=10).name, "renamed")
+                stub.DeleteUser(user_pb2.DeleteUserRequest(id=u.id), timeout=10)
+                with self.assertRaises(grpc.RpcError) as e:
+                    stub.GetUser(user_pb2.GetUserRequest(id=u.id), timeout=10)
+                self.assertEqual(e.exception.code(), grpc.StatusCode.NOT_FOUND)
+            text = self.scrape(port)
+            # Read 1 fills, reads 2-3 hit; the update and the delete each
+            # dropped the user, so the reads after them went to SQLite.
+            self.assertEqual(self.value(text, "users_store_cache_hits_total"), 2)
+            self.assertEqual(self.value(text, "users_store_cache_misses_total"), 3)
 
 
 class RequestIdsAndLogs(unittest.TestCase):

@@ -1,0 +1,224 @@
+// CachingUserStore beyond the shared contract (user_store_test.cc runs that
+// over it too): reads after writes, the race a read-through cache can lose,
+// eviction, and concurrent readers against a writer.
+#include "storage/caching_user_store.h"
+
+#include <atomic>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "absl/synchronization/notification.h"
+#include "storage/memory_user_store.h"
+
+namespace users {
+namespace {
+
+Mutation Create(const std::string& name) {
+  Mutation m;
+  m.kind = Mutation::Kind::kCreate;
+  m.user.name = name;
+  m.user.email = name + "@example.com";
+  return m;
+}
+
+Mutation Rename(int64_t id, const std::string& name) {
+  Mutation m;
+  m.kind = Mutation::Kind::kUpdate;
+  m.user.id = id;
+  m.user.name = name;
+  m.fields = kFieldName;
+  return m;
+}
+
+Mutation Delete(int64_t id) {
+  Mutation m;
+  m.kind = Mutation::Kind::kDelete;
+  m.user.id = id;
+  return m;
+}
+
+absl::StatusOr<Change> ApplyOne(UserStore& store, Mutation m) {
+  std::vector<absl::StatusOr<Change>> results;
+  absl::Status s = store.Apply(std::span<const Mutation>(&m, 1), &results);
+  if (!s.ok()) return s;
+  return results.at(0);
+}
+
+// A memory store whose next Get, once armed, stops after reading until
+// released: the window in which a commit can overtake a cache fill.
+class PausingStore final : public UserStore {
+ public:
+  void ArmPause() { armed_ = true; }
+  absl::Notification reached, release;
+
+  absl::Status Apply(std::span<const Mutation> mutations,
+                     std::vector<absl::StatusOr<Change>>* results) override {
+    if (fail_next_apply_.exchange(false)) {
+      return absl::UnavailableError("disk on fire");
+    }
+    return base_.Apply(mutations, results);
+  }
+  absl::StatusOr<UserRecord> Get(int64_t id) override {
+    ++gets_;
+    auto record = base_.Get(id);
+    if (armed_.exchange(false)) {
+      reached.Notify();
+      release.WaitForNotification();
+    }
+    return record;
+  }
+  absl::StatusOr<std::vector<UserRecord>> List(int64_t after_id,
+                                               std::string_view prefix,
+                                               int limit) override {
+    return base_.List(after_id, prefix, limit);
+  }
+  absl::StatusOr<std::vector<Change>> ReadEvents(int64_t after,
+                                                 int limit) override {
+    return base_.ReadEvents(after, limit);
+  }
+  absl::StatusOr<RevisionInfo> Revisions() override {
+    return base_.Revisions();
+  }
+  absl::Status Check() override { return base_.Check(); }
+
+  void FailNextApply() { fail_next_apply_ = true; }
+  int gets() const { return gets_; }
+
+ private:
+  MemoryUserStore base_{1000};
+  std::atomic<bool> armed_{false};
+  std::atomic<bool> fail_next_apply_{false};
+  std::atomic<int> gets_{0};
+};
+
+TEST(CachingUserStoreTest, ReadsAfterWritesSeeTheWriteWithoutTheBase) {
+  PausingStore base;
+  CachingUserStore cache(&base, 1000);
+  auto created = ApplyOne(cache, Create("alice"));
+  ASSERT_TRUE(created.ok());
+  const int64_t id = created->user.id;
+
+  EXPECT_EQ(*cache.Get(id), created->user);  // miss: read from the base
+  EXPECT_EQ(*cache.Get(id), created->user);  // hit
+  EXPECT_EQ(base.gets(), 1);
+
+  auto renamed = ApplyOne(cache, Rename(id, "alicia"));
+  ASSERT_TRUE(renamed.ok());
+  for (int i = 0; i < 2; ++i) {  // a miss after the write, then a hit
+    auto got = cache.Get(id);
+    ASSERT_TRUE(got.ok());
+    EXPECT_EQ(got->name, "alicia");
+    EXPECT_EQ(got->version, renamed->user.version);
+  }
+  EXPECT_EQ(base.gets(), 2);
+
+  ASSERT_TRUE(ApplyOne(cache, Delete(id)).ok());
+  EXPECT_EQ(cache.Get(id).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(cache.hits(), 2u);
+  EXPECT_EQ(cache.misses(), 3u);
+}
+
+TEST(CachingUserStoreTest, ARecordReadBeforeADeleteIsNotCachedAfterIt) {
+  PausingStore base;
+  CachingUserStore cache(&base, 1000);
+  auto created = ApplyOne(cache, Create("bob"));
+  ASSERT_TRUE(created.ok());
+  const int64_t id = created->user.id;
+
+  base.ArmPause();
+  std::thread reader([&] {
+    // Read before the delete commits, so it may answer with the old record.
+    EXPECT_TRUE(cache.Get(id).ok());
+  });
+  const bool paused =
+      base.reached.WaitForNotificationWithTimeout(absl::Seconds(30));
+  const bool deleted = ApplyOne(cache, Delete(id)).ok();
+  base.release.Notify();
+  reader.join();
+  ASSERT_TRUE(paused) << "the reader never reached the base store";
+  ASSERT_TRUE(deleted);
+
+  // Had the reader's fill landed after the delete, this would be a ghost.
+  EXPECT_EQ(cache.Get(id).status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST(CachingUserStoreTest, AFailedApplyForgetsTheUsersItTouched) {
+  PausingStore base;
+  CachingUserStore cache(&base, 1000);
+  auto created = ApplyOne(cache, Create("carol"));
+  ASSERT_TRUE(created.ok());
+  const int64_t id = created->user.id;
+  ASSERT_TRUE(cache.Get(id).ok());
+  ASSERT_EQ(base.gets(), 1);
+
+  base.FailNextApply();
+  EXPECT_EQ(ApplyOne(cache, Rename(id, "caroline")).status().code(),
+            absl::StatusCode::kUnavailable);
+  auto got = cache.Get(id);
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got->name, "carol");
+  EXPECT_EQ(base.gets(), 2);  // asked the base again
+}
+
+TEST(CachingUserStoreTest, EvictsTheLeastRecentlyReadBeyondCapacity) {
+  PausingStore base;
+  // 16 shards of one entry: ids 1 and 17 share a shard.
+  CachingUserStore cache(&base, 16);
+  for (int i = 0; i < 17; ++i) {
+    ASSERT_TRUE(ApplyOne(cache, Create("u" + std::to_string(i))).ok());
+  }
+  for (int round = 0; round < 3; ++round) {
+    ASSERT_TRUE(cache.Get(1).ok());
+    ASSERT_TRUE(cache.Get(17).ok());
+  }
+  EXPECT_EQ(cache.hits(), 0u);
+  EXPECT_EQ(cache.misses(), 6u);
+  ASSERT_TRUE(cache.Get(17).ok());
+  EXPECT_EQ(cache.hits(), 1u);
+}
+
+TEST(CachingUserStoreTest, ReadersNeverSeeAVersionOlderThanAReturnedWrite) {
+  MemoryUserStore base(1000);
+  CachingUserStore cache(&base, 4);  // tiny: fills and evictions race too
+  constexpr int kUsers = 8;
+  std::vector<std::atomic<int64_t>> committed(kUsers + 1);
+  for (int i = 1; i <= kUsers; ++i) {
+    auto c = ApplyOne(cache, Create("user" + std::to_string(i)));
+    ASSERT_TRUE(c.ok());
+    ASSERT_EQ(c->user.id, i);
+    committed[i] = c->user.version;
+  }
+  int failed_writes = 0;
+  std::atomic<bool> done{false};
+  std::atomic<int> stale{0};
+  std::vector<std::thread> readers;
+  for (int t = 0; t < 3; ++t) {
+    readers.emplace_back([&, t] {
+      for (int i = 0; !done; ++i) {
+        const int64_t id = 1 + (i + t) % kUsers;
+        const int64_t floor = committed[id].load();
+        auto got = cache.Get(id);
+        if (!got.ok() || got->version < floor) ++stale;
+      }
+    });
+  }
+  for (int i = 0; i < 2000; ++i) {
+    const int64_t id = 1 + i % kUsers;
+    auto u = ApplyOne(cache, Rename(id, "user" + std::to_string(id) + "-" +
+                                            std::to_string(i)));
+    if (!u.ok()) {
+      ++failed_writes;
+      break;  // readers must still be stopped below
+    }
+    committed[id] = u->user.version;
+  }
+  done = true;
+  for (auto& r : readers) r.join();
+  EXPECT_EQ(failed_writes, 0);
+  EXPECT_EQ(stale.load(), 0);
+}
+
+}  // namespace
+}  // namespace users
