@@ -29,18 +29,53 @@ Metrics::Metrics(const std::vector<std::string>& methods) {
   methods_.back()->name = "other";
 }
 
+size_t Metrics::ShardIndex() {
+  static std::atomic<size_t> next{0};
+  thread_local const size_t index =
+      next.fetch_add(1, std::memory_order_relaxed) % kShards;
+  return index;
+}
+
+uint64_t Metrics::MethodStats::ByCode(size_t code) const {
+  uint64_t n = 0;
+  for (const Shard& s : shards)
+    n += s.by_code[code].load(std::memory_order_relaxed);
+  return n;
+}
+
+uint64_t Metrics::MethodStats::Bucket(size_t bucket) const {
+  uint64_t n = 0;
+  for (const Shard& s : shards)
+    n += s.buckets[bucket].load(std::memory_order_relaxed);
+  return n;
+}
+
+uint64_t Metrics::MethodStats::DurationNs() const {
+  uint64_t n = 0;
+  for (const Shard& s : shards)
+    n += s.duration_ns.load(std::memory_order_relaxed);
+  return n;
+}
+
+int64_t Metrics::inflight() const {
+  int64_t n = 0;
+  for (const Gauge& g : inflight_) n += g.value.load(std::memory_order_relaxed);
+  return n;
+}
+
 Metrics::MethodStats& Metrics::StatsFor(std::string_view method) {
-  auto it = by_name_.find(method);
+  auto it = by_name_.find(absl::string_view(method.data(), method.size()));
   return it != by_name_.end() ? *it->second : *methods_.back();
 }
 
 void Metrics::OnCallStart(std::string_view /*method*/) {
-  inflight_.fetch_add(1, std::memory_order_relaxed);
+  inflight_[ShardIndex()].value.fetch_add(1, std::memory_order_relaxed);
 }
 
 void Metrics::OnCallEnd(const CallRecord& record) {
-  inflight_.fetch_sub(1, std::memory_order_relaxed);
-  MethodStats& s = StatsFor(record.method);
+  const size_t shard = ShardIndex();
+  inflight_[shard].value.fetch_sub(1, std::memory_order_relaxed);
+  Shard& s = StatsFor(record.method).shards[shard];
   const auto code = static_cast<size_t>(record.code);
   s.by_code[code < s.by_code.size() ? code : 2].fetch_add(
       1, std::memory_order_relaxed);
@@ -67,8 +102,8 @@ std::string Metrics::Render() const {
   out += "# TYPE users_requests_total counter\n";
   for (const auto& m : methods_) {
     const auto [service, method] = Split(m->name);
-    for (size_t code = 0; code < m->by_code.size(); ++code) {
-      const uint64_t n = m->by_code[code].load(std::memory_order_relaxed);
+    for (size_t code = 0; code < kCodes; ++code) {
+      const uint64_t n = m->ByCode(code);
       if (n == 0) continue;
       out += fmt::format(
           "users_requests_total{{service=\"{}\",method=\"{}\",code=\"{}\"}} "
@@ -84,8 +119,8 @@ std::string Metrics::Render() const {
     const std::string labels =
         fmt::format("service=\"{}\",method=\"{}\"", service, method);
     uint64_t cumulative = 0;
-    for (size_t b = 0; b < m->buckets.size(); ++b) {
-      cumulative += m->buckets[b].load(std::memory_order_relaxed);
+    for (size_t b = 0; b <= kBucketBounds.size(); ++b) {
+      cumulative += m->Bucket(b);
       const std::string le = b < kBucketBounds.size()
                                  ? fmt::format("{}", kBucketBounds[b])
                                  : "+Inf";
@@ -93,9 +128,8 @@ std::string Metrics::Render() const {
           "users_request_duration_seconds_bucket{{{},le=\"{}\"}} {}\n", labels,
           le, cumulative);
     }
-    out +=
-        fmt::format("users_request_duration_seconds_sum{{{}}} {:.9f}\n", labels,
-                    m->duration_ns.load(std::memory_order_relaxed) / 1e9);
+    out += fmt::format("users_request_duration_seconds_sum{{{}}} {:.9f}\n",
+                       labels, m->DurationNs() / 1e9);
     out += fmt::format("users_request_duration_seconds_count{{{}}} {}\n",
                        labels, cumulative);
   }

@@ -1,6 +1,10 @@
 #include "service/call_interceptor.h"
 
 #include <cstring>
+#include <memory>
+
+#include <grpc/grpc.h>
+#include <grpc/support/alloc.h>
 
 #include "middleware/request_id.h"
 
@@ -35,10 +39,12 @@ CallInterceptor::CallInterceptor(std::span<CallObserver* const> observers,
 const grpc::Status& CallInterceptor::End(const grpc::Status& status) {
   if (ended_) return status;
   ended_ = true;
-  const std::string peer = context_->peer();
+  // Core's own copy of the peer: ServerContext::peer() would copy it again.
+  const std::unique_ptr<char, decltype(&gpr_free)> peer(
+      grpc_call_get_peer(context_->c_call()), &gpr_free);
   CallRecord record;
   record.method = method_;
-  record.peer = peer;
+  record.peer = peer ? std::string_view(peer.get()) : std::string_view();
   record.request_id = std::string_view(request_id_, request_id_length_);
   record.code = static_cast<absl::StatusCode>(status.error_code());
   record.duration = std::chrono::steady_clock::now() - start_;

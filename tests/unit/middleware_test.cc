@@ -1,6 +1,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -8,6 +9,7 @@
 
 #include "middleware/access_log.h"
 #include "middleware/line_writer.h"
+#include "middleware/metrics.h"
 #include "middleware/request_id.h"
 
 namespace users {
@@ -109,6 +111,63 @@ TEST(LineWriterTest, WritesEveryLineFromManyThreadsWhole) {
     start = end + 1;
   }
   EXPECT_EQ(lines, 4000u);
+}
+
+// Counters are sharded by thread; a scrape must still see every call once,
+// and calls that start on one thread and end on another (writes finish on
+// the writer thread) must leave nothing in flight.
+TEST(MetricsTest, ShardedCountsAddUpAcrossThreads) {
+  Metrics metrics({"/user.Users/GetUser"});
+  constexpr int kThreads = 12, kCalls = 1000;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&metrics, t] {
+      for (int i = 0; i < kCalls; ++i) {
+        metrics.OnCallStart("/user.Users/GetUser");
+        CallRecord r;
+        r.method = t % 2 ? "/user.Users/GetUser" : "/not.Known/Method";
+        r.code = i % 4 ? absl::StatusCode::kOk : absl::StatusCode::kNotFound;
+        r.duration = std::chrono::microseconds(300);
+        std::thread([&metrics, r] { metrics.OnCallEnd(r); }).join();
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(metrics.inflight(), 0);
+  const std::string text = metrics.Render();
+  auto value = [&](const std::string& series) {
+    const std::string key = "\n" + series + " ";
+    const size_t at = text.find(key);
+    return at == std::string::npos ? -1.0
+                                   : std::stod(text.substr(at + key.size()));
+  };
+
+  const double half = kThreads / 2 * kCalls;
+  EXPECT_EQ(
+      value(
+          R"(users_requests_total{service="user.Users",method="GetUser",code="OK"})"),
+      half * 3 / 4);
+  EXPECT_EQ(
+      value(
+          R"(users_requests_total{service="user.Users",method="GetUser",code="NOT_FOUND"})"),
+      half / 4);
+  EXPECT_EQ(
+      value(
+          R"(users_request_duration_seconds_count{service="user.Users",method="GetUser"})"),
+      half);
+  EXPECT_EQ(
+      value(
+          R"(users_request_duration_seconds_bucket{service="user.Users",method="GetUser",le="0.00025"})"),
+      0);
+  EXPECT_EQ(
+      value(
+          R"(users_request_duration_seconds_bucket{service="user.Users",method="GetUser",le="0.0005"})"),
+      half);
+  EXPECT_EQ(
+      value(
+          R"(users_request_duration_seconds_count{service="",method="other"})"),
+      half);
+  EXPECT_EQ(value("users_inflight_requests"), 0);
 }
 
 }  // namespace
