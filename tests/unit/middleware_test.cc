@@ -68,6 +68,12 @@ TEST(AccessLineTest, JsonHasTheSameFields) {
   EXPECT_NE(line.find(R"("peer":"ipv6:[::1]:1")"), std::string::npos) << line;
   EXPECT_NE(line.find(R"("code":"OK")"), std::string::npos) << line;
   EXPECT_NE(line.find(R"("duration_ms":2.000)"), std::string::npos) << line;
+  r.duration = std::chrono::nanoseconds(12345678);  // rounds to 12.346
+  out.clear();
+  FormatAccessLine(r, LogFormat::kJson, std::chrono::system_clock::now(), out);
+  EXPECT_NE(fmt::to_string(out).find(R"("duration_ms":12.346,)"),
+            std::string::npos)
+      << fmt::to_string(out);
   EXPECT_EQ(line.front(), '{');
   EXPECT_EQ(line.back(), '}');
 }
