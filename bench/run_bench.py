@@ -183,10 +183,6 @@ def users_server_suite(tmp, commands):
         results["get_user_h2load"], commands["h2load GetUser"] = h2load(
             s.target, H2LOAD_CALLS, 1, "/user.Users/GetUser", get_frame, reply)
         results["list_user_h2load"], _ = h2load(s.target, H2LOAD_CALLS, 1)
-        results["get_user_p99_8"], commands["p99 at 8"] = users_bench(
-            s.target, "get-user", 1, connections=1, inflight=8)
-        results["list_user_p99_8"], _ = users_bench(s.target, "list-user", 1,
-                                                    connections=1, inflight=8)
     # GetUser with the user cache off: every call a SQLite point read.
     with fresh(["--cache-users", "0"]) as s:
         users_bench(s.target, "get-user", 1, duration=1, warmup=0.5)  # creates user 1
@@ -195,9 +191,33 @@ def users_server_suite(tmp, commands):
         h2load(s.target, H2LOAD_WARMUP, 1, "/user.Users/GetUser", get_frame, reply)
         results["get_user_nocache_h2load"], _ = h2load(
             s.target, H2LOAD_CALLS, 1, "/user.Users/GetUser", get_frame, reply)
-    with Server(cmd=pinned([bare, "tuned", "127.0.0.1", "0"], 0)) as s:
-        results["bare_p99_8"], _ = users_bench(s.target, "list-user", 1, connections=1,
-                                               inflight=8)
+    # Tail latency at 8 in flight. A single p99 here moves by a third from run
+    # to run (it is set by how often the server's threads sleep and wake), so
+    # each setup runs three times, interleaved, and the median p99 counts.
+    p99_setups = [
+        ("get_user_p99_8", "get-user", [us, "--host", "127.0.0.1", "--port", "0"]),
+        ("get_user_nocache_p99_8", "get-user",
+         [us, "--host", "127.0.0.1", "--port", "0", "--cache-users", "0"]),
+        ("list_user_p99_8", "list-user", [us, "--host", "127.0.0.1", "--port", "0"]),
+        ("bare_p99_8", "list-user", [bare, "tuned", "127.0.0.1", "0"]),
+    ]
+    p99_runs = {key: [] for key, _, _ in p99_setups}
+    for _ in range(3):
+        for key, method, cmd in p99_setups:
+            db = os.path.join(tmp, "p99.db")
+            for suffix in ("", "-wal", "-shm"):
+                if os.path.exists(db + suffix):
+                    os.unlink(db + suffix)
+            full = cmd + (["--db", db] if cmd[0] == us else [])
+            with Server(cmd=pinned(full, 0)) as s:
+                res, commands["p99 at 8"] = users_bench(
+                    s.target, method, 1, connections=1, inflight=8,
+                    duration=1 if QUICK else 4, warmup=0.5 if QUICK else 1)
+            p99_runs[key].append(res)
+    for key, runs in p99_runs.items():
+        runs.sort(key=lambda r: r["latency_us"]["p99"])
+        results[key] = dict(runs[1])
+        results[key]["p99_runs"] = [r["latency_us"]["p99"] for r in runs]
     with fresh() as s:
         results["create_1"], commands["create-user x1"] = users_bench(
             s.target, "create-user", 1, connections=1, inflight=1)
@@ -395,10 +415,19 @@ def write_report(path, rows, suite, commands, commit, cpu_model, pp, has_chart):
                  f"{'' if g0['valid'] else ' (INVALID)'} | |")
     L.append(f"| GetUser / ListUser, users-bench (client-bound) | {s['get_user']['rate']:.0f} / "
              f"{s['list_user']['rate']:.0f} | |")
-    L.append(f"| GetUser p99 at 8 in flight / bare tuned ListUser p99 at 8 | "
-             f"{s['get_user_p99_8']['latency_us']['p99']:.0f} µs / {s['bare_p99_8']['latency_us']['p99']:.0f} µs = "
-             f"{s['get_user_p99_8']['latency_us']['p99'] / s['bare_p99_8']['latency_us']['p99']:.2f} | ≤ 1.5 |")
-    L.append(f"| ListUser p99 at 8 in flight | {s['list_user_p99_8']['latency_us']['p99']:.0f} µs | |")
+    def p99(key):
+        runs = s[key].get("p99_runs", [s[key]["latency_us"]["p99"]])
+        return s[key]["latency_us"]["p99"], "/".join(f"{x:.0f}" for x in runs)
+
+    bare99, bare_runs = p99("bare_p99_8")
+    for key, label, target in (
+            ("get_user_p99_8", "GetUser p99 at 8 in flight (median of 3)", "≤ 1.5"),
+            ("get_user_nocache_p99_8", "GetUser p99 at 8 in flight, `--cache-users 0`", ""),
+            ("list_user_p99_8", "ListUser p99 at 8 in flight", "")):
+        if key in s:
+            v, runs = p99(key)
+            L.append(f"| {label} / bare tuned ListUser p99 at 8 | {v:.0f} µs ({runs}) / "
+                     f"{bare99:.0f} µs ({bare_runs}) = {v / bare99:.2f} | {target} |")
     L.append(f"| CreateUser, 1 in flight | {s['create_1']['rate']:.0f}/s, p50 {s['create_1']['latency_us']['p50']:.0f} µs | |")
     L.append(f"| CreateUser, 64 in flight (group commit) | {s['create_64']['rate']:.0f}/s, p50 {s['create_64']['latency_us']['p50']:.0f} µs | grows with concurrency |")
     L.append(f"| ImportUsers via `users-client import` ({s['import']['rows']} random-order rows) | "
