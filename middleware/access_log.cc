@@ -1,5 +1,6 @@
 #include "middleware/access_log.h"
 
+#include <algorithm>
 #include <ctime>
 #include <iterator>
 
@@ -39,7 +40,8 @@ void FormatAccessLine(const CallRecord& record, LogFormat format,
   const int fraction = static_cast<int>(micros % 1000000);
   // Milliseconds with three decimals from integers: formatting a double with
   // a precision cost more than the rest of the line.
-  const int64_t duration_us = (record.duration.count() + 500) / 1000;
+  const int64_t duration_us =
+      (std::max<int64_t>(0, record.duration.count()) + 500) / 1000;
   const int64_t ms = duration_us / 1000;
   const int ms_fraction = static_cast<int>(duration_us % 1000);
   const std::string_view code = StatusCodeName(record.code);

@@ -1,5 +1,7 @@
 #include "middleware/metrics.h"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 #include "errors/errors.h"
@@ -58,9 +60,12 @@ uint64_t Metrics::MethodStats::DurationNs() const {
 }
 
 int64_t Metrics::inflight() const {
+  // Not a snapshot: a call may start on a shard already summed and end on
+  // one not yet summed, so the total can be briefly off by the calls that
+  // start and end during the scan (and below zero). Admission tolerates that.
   int64_t n = 0;
   for (const Gauge& g : inflight_) n += g.value.load(std::memory_order_relaxed);
-  return n;
+  return std::max<int64_t>(0, n);
 }
 
 Metrics::MethodStats& Metrics::StatsFor(std::string_view method) {

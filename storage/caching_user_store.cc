@@ -64,10 +64,10 @@ absl::Status CachingUserStore::Apply(
   // After a failed Apply nothing was committed by contract; forgetting the
   // users it touched still holds if a failed commit was not clean.
   for (size_t i = 0; i < mutations.size(); ++i) {
-    const bool committed =
-        status.ok() && i < results->size() && (*results)[i].ok();
-    if (mutations[i].kind != Mutation::Kind::kCreate &&
-        (committed || !status.ok())) {
+    // Anything but a reported per-mutation failure may have changed the user.
+    const bool maybe_changed =
+        !status.ok() || i >= results->size() || (*results)[i].ok();
+    if (mutations[i].kind != Mutation::Kind::kCreate && maybe_changed) {
       Forget(mutations[i].user.id);
     }
   }

@@ -181,8 +181,10 @@ TEST(CachingUserStoreTest, EvictsTheLeastRecentlyReadBeyondCapacity) {
 
 TEST(CachingUserStoreTest, ReadersNeverSeeAVersionOlderThanAReturnedWrite) {
   MemoryUserStore base(1000);
-  CachingUserStore cache(&base, 4);  // tiny: fills and evictions race too
-  constexpr int kUsers = 8;
+  // One entry per shard and 40 users over 16 shards: fills, hits and
+  // evictions all race the writer.
+  CachingUserStore cache(&base, 16);
+  constexpr int kUsers = 40;
   std::vector<std::atomic<int64_t>> committed(kUsers + 1);
   for (int i = 1; i <= kUsers; ++i) {
     auto c = ApplyOne(cache, Create("user" + std::to_string(i)));

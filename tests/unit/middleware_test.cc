@@ -125,16 +125,25 @@ TEST(LineWriterTest, WritesEveryLineFromManyThreadsWhole) {
 TEST(MetricsTest, ShardedCountsAddUpAcrossThreads) {
   Metrics metrics({"/user.Users/GetUser"});
   constexpr int kThreads = 12, kCalls = 1000;
+  // Calls start on one set of threads and end on another.
   std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&metrics] {
+      for (int i = 0; i < kCalls; ++i)
+        metrics.OnCallStart("/user.Users/GetUser");
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(metrics.inflight(), kThreads * kCalls);
+  threads.clear();
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&metrics, t] {
       for (int i = 0; i < kCalls; ++i) {
-        metrics.OnCallStart("/user.Users/GetUser");
         CallRecord r;
         r.method = t % 2 ? "/user.Users/GetUser" : "/not.Known/Method";
         r.code = i % 4 ? absl::StatusCode::kOk : absl::StatusCode::kNotFound;
         r.duration = std::chrono::microseconds(300);
-        std::thread([&metrics, r] { metrics.OnCallEnd(r); }).join();
+        metrics.OnCallEnd(r);
       }
     });
   }
