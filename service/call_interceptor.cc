@@ -2,6 +2,7 @@
 
 #include <cstring>
 #include <memory>
+#include <utility>
 
 #include <grpc/grpc.h>
 #include <grpc/support/alloc.h>
@@ -26,14 +27,10 @@ CallInterceptor::CallInterceptor(std::span<CallObserver* const> observers,
     std::string_view given(it->second.data(), it->second.size());
     if (IsAcceptableRequestId(given)) id = given;
   }
-  std::string fresh;
-  if (id.empty()) {
-    fresh = NewRequestId();
-    id = fresh;
-  }
-  request_id_length_ = id.size();
-  std::memcpy(request_id_, id.data(), id.size());
-  context_->AddInitialMetadata(std::string(kRequestIdHeader), std::string(id));
+  std::string value = id.empty() ? NewRequestId() : std::string(id);
+  request_id_length_ = value.size();
+  std::memcpy(request_id_, value.data(), value.size());
+  context_->AddInitialMetadata(std::string(kRequestIdHeader), std::move(value));
 }
 
 const grpc::Status& CallInterceptor::End(const grpc::Status& status) {
