@@ -1,7 +1,12 @@
 #include "storage/sqlite_user_store.h"
 
+#include <fcntl.h>
 #include <sqlite3.h>
+#include <sys/file.h>
+#include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <mutex>
 #include <string>
@@ -91,6 +96,29 @@ UserRecord ReadUser(const SQLite::Statement& s, int first = 0) {
   u.create_time = s.getColumn(first + 5).getInt64();
   u.update_time = s.getColumn(first + 6).getInt64();
   return u;
+}
+
+// One users-server per database file: the user cache and the in-process
+// revision counter both assume this process is the file's only writer. An
+// advisory lock on "<db>.lock" enforces it; the kernel drops it when the
+// process exits, however it exits.
+absl::StatusOr<UniqueFd> LockDatabase(const std::string& path) {
+  const std::string lock_path = path + ".lock";
+  UniqueFd fd(::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
+  if (fd.get() < 0) {
+    return absl::FailedPreconditionError("cannot open lock file " + lock_path +
+                                         ": " + std::strerror(errno));
+  }
+  if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
+    if (errno == EWOULDBLOCK) {
+      return absl::FailedPreconditionError(
+          "database " + path + " is in use by another users-server (it holds " +
+          lock_path + "); run one server per database file");
+    }
+    return absl::FailedPreconditionError("cannot lock " + lock_path + ": " +
+                                         std::strerror(errno));
+  }
+  return fd;
 }
 
 // Connections are never shared between threads at once (the writer's is
@@ -223,6 +251,8 @@ absl::StatusOr<std::unique_ptr<SqliteUserStore>> SqliteUserStore::Open(
             "cannot create directory " + parent.string() + ": " + ec.message());
       }
     }
+    auto db_lock = LockDatabase(path);
+    if (!db_lock.ok()) return db_lock.status();
     DisableMemoryStatistics();
     // Migrate before preparing statements: they need the tables.
     {
@@ -248,8 +278,8 @@ absl::StatusOr<std::unique_ptr<SqliteUserStore>> SqliteUserStore::Open(
     }
     auto writer = std::make_unique<WriteConnection>(path);
     Configure(writer->db, options);
-    auto store = std::unique_ptr<SqliteUserStore>(
-        new SqliteUserStore(path, options, std::move(writer)));
+    auto store = std::unique_ptr<SqliteUserStore>(new SqliteUserStore(
+        path, options, std::move(writer), std::move(*db_lock)));
     auto revisions = store->Revisions();
     if (!revisions.ok()) return revisions.status();
     absl::MutexLock lock(&store->write_mu_);
@@ -262,10 +292,26 @@ absl::StatusOr<std::unique_ptr<SqliteUserStore>> SqliteUserStore::Open(
 }
 
 SqliteUserStore::SqliteUserStore(std::string path, SqliteOptions options,
-                                 std::unique_ptr<WriteConnection> writer)
-    : path_(std::move(path)), options_(options), writer_(std::move(writer)) {}
+                                 std::unique_ptr<WriteConnection> writer,
+                                 UniqueFd lock)
+    : lock_(std::move(lock)),
+      path_(std::move(path)),
+      options_(options),
+      writer_(std::move(writer)) {}
 
 SqliteUserStore::~SqliteUserStore() = default;
+
+UniqueFd::~UniqueFd() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+UniqueFd& UniqueFd::operator=(UniqueFd&& other) noexcept {
+  if (this != &other) {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = std::exchange(other.fd_, -1);
+  }
+  return *this;
+}
 
 absl::StatusOr<SqliteUserStore::ReadLease> SqliteUserStore::AcquireReader() {
   {

@@ -18,6 +18,19 @@
 
 namespace users {
 
+// Owns a file descriptor (here: the database's lock file).
+class UniqueFd {
+ public:
+  explicit UniqueFd(int fd = -1) : fd_(fd) {}
+  UniqueFd(UniqueFd&& other) noexcept : fd_(other.fd_) { other.fd_ = -1; }
+  UniqueFd& operator=(UniqueFd&& other) noexcept;
+  ~UniqueFd();
+  int get() const { return fd_; }
+
+ private:
+  int fd_;
+};
+
 struct SqliteOptions {
   int64_t event_retention = 100000;  // keep at least this many events
   int cache_size_mib = 64;           // page cache per connection
@@ -27,7 +40,9 @@ class SqliteUserStore final : public UserStore {
  public:
   // Opens (creating if needed, with parent directories) the database at
   // `path` and migrates its schema to the current version. Fails with
-  // FAILED_PRECONDITION if the file's schema is newer than this binary knows.
+  // FAILED_PRECONDITION if the file's schema is newer than this binary knows,
+  // or if another process has it open (an advisory lock on "<path>.lock",
+  // held until this store is destroyed).
   static absl::StatusOr<std::unique_ptr<SqliteUserStore>> Open(
       const std::string& path, SqliteOptions options = {});
 
@@ -55,12 +70,15 @@ class SqliteUserStore final : public UserStore {
   class ReadLease;
 
   SqliteUserStore(std::string path, SqliteOptions options,
-                  std::unique_ptr<WriteConnection> writer);
+                  std::unique_ptr<WriteConnection> writer, UniqueFd lock);
 
   absl::StatusOr<Change> ApplyOne(const Mutation& m)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
   absl::StatusOr<ReadLease> AcquireReader();
   void ReleaseReader(std::unique_ptr<ReadConnection> conn);
+
+  // First, so that it is released after every connection has closed.
+  UniqueFd lock_;
 
   // Constant after construction.
   const std::string path_;

@@ -389,6 +389,19 @@ class Configuration(unittest.TestCase):
         self.assertIn("cannot listen on 127.0.0.1:", r.stderr)
         self.assertNotIn("Server started", r.stdout)
 
+    def test_database_in_use_stops_start_up_until_its_server_exits(self):
+        with Server() as first:
+            db = os.path.join(first.tmp.name, "users.db")
+            r = subprocess.run([SERVER_BIN, "--host", "127.0.0.1", "--port", "0",
+                                "--db", db], capture_output=True, text=True, timeout=30)
+            self.assertEqual(r.returncode, 1, r.stdout)
+            self.assertIn("is in use by another users-server", r.stderr)
+            self.assertNotIn("Server started", r.stdout)
+            first.proc.kill()  # even a server that dies unclean releases it
+            first.proc.wait(timeout=30)
+            with Server(args=["--db", db]) as second:
+                self.assertEqual(run_client(target=second.target).returncode, 0)
+
     def test_bad_values_stop_start_up(self):
         for args in (["--port", "abc"], ["--log-format", "xml"], ["--max-inflight", "-3"],
                      ["--status-on-unknown-exception", "OK"]):

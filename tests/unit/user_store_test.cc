@@ -310,6 +310,26 @@ TEST_P(UserStoreTest, ConcurrentReadersAndAWriter) {
   EXPECT_EQ(failures.load(), 0);
 }
 
+// One server per file: the cache and the revision counter assume it.
+TEST(SqliteUserStoreTest, SecondOpenOfAFileFailsUntilTheFirstCloses) {
+  const auto dir = std::filesystem::temp_directory_path() /
+                   ("users-store-lock-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  const std::string path = (dir / "users.db").string();
+  auto first = SqliteUserStore::Open(path);
+  ASSERT_TRUE(first.ok()) << first.status();
+  auto second = SqliteUserStore::Open(path);
+  EXPECT_EQ(second.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(second.status().message().find("in use by another users-server"),
+            std::string_view::npos)
+      << second.status();
+  first->reset();
+  auto third = SqliteUserStore::Open(path);
+  EXPECT_TRUE(third.ok()) << third.status();
+  third->reset();
+  std::filesystem::remove_all(dir);
+}
+
 INSTANTIATE_TEST_SUITE_P(
     Backends, UserStoreTest,
     ::testing::Values(
