@@ -179,6 +179,8 @@ absl::Status UsersServer::Start() {
   service_options.admission.max_inflight = config_.max_inflight;
   service_options.status_on_unknown_exception =
       static_cast<absl::StatusCode>(config_.status_on_unknown_exception);
+  service_options.max_reply_bytes =
+      static_cast<size_t>(config_.max_message_bytes);
   service_options.observers.push_back(metrics_.get());
   if (access_log_) service_options.observers.push_back(access_log_.get());
   service_ = std::make_unique<UsersService>(directory_.get(), hub_.get(),

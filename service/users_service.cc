@@ -1,5 +1,7 @@
 #include "service/users_service.h"
 
+#include <string>
+
 #include "directory/tutorial.h"
 #include "service/stream_reactors.h"
 
@@ -26,7 +28,8 @@ UsersService::UsersService(Directory* directory, WatchHub* hub,
       hub_(hub),
       boundary_(options.status_on_unknown_exception),
       admission_(options.admission),
-      observers_(options.observers) {
+      observers_(options.observers),
+      max_reply_bytes_(options.max_reply_bytes) {
   SetMessageAllocatorFor_ListUser(&list_user_allocator_);
   SetMessageAllocatorFor_GetUser(&get_user_allocator_);
 }
@@ -64,8 +67,19 @@ grpc::ServerUnaryReactor* UsersService::GetUser(
 grpc::ServerUnaryReactor* UsersService::ListUsers(
     grpc::CallbackServerContext* context, const user::ListUsersRequest* request,
     user::ListUsersResponse* response) {
-  return ServeRead(context, "/user.Users/ListUsers",
-                   [&] { return directory_->ListUsers(*request, response); });
+  return ServeRead(context, "/user.Users/ListUsers", [&] {
+    absl::Status status = directory_->ListUsers(*request, response);
+    if (!status.ok() || max_reply_bytes_ == 0) return status;
+    const size_t bytes = response->ByteSizeLong();
+    if (bytes <= max_reply_bytes_) return status;
+    const int users = response->users_size();
+    response->Clear();
+    return absl::ResourceExhaustedError(
+        "a page of " + std::to_string(users) + " users is " +
+        std::to_string(bytes) + " bytes, over the server's limit of " +
+        std::to_string(max_reply_bytes_) +
+        " (--max-message-bytes); ask for a smaller page_size");
+  });
 }
 
 template <typename Start>

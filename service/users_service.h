@@ -25,6 +25,10 @@ struct ServiceOptions {
   // Told about every user.Users call (access log, metrics); must outlive the
   // service.
   std::vector<CallObserver*> observers;
+  // The server's largest sent message (0: unchecked). A ListUsers page over
+  // it is answered RESOURCE_EXHAUSTED here, with the cause, instead of
+  // failing inside grpc++ after an OK the access log would record.
+  size_t max_reply_bytes = 0;
 };
 
 class UsersService final : public user::Users::CallbackService {
@@ -85,6 +89,7 @@ class UsersService final : public user::Users::CallbackService {
   ErrorBoundary boundary_;
   Admission admission_;
   const std::vector<CallObserver*> observers_;
+  const size_t max_reply_bytes_;
 };
 
 }  // namespace users

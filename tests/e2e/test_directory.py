@@ -4,6 +4,7 @@ import json
 import os
 import signal
 import threading
+import time
 import unittest
 
 import grpc
@@ -98,6 +99,31 @@ class DirectoryEndToEnd(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stderr)
         names = [u["name"] for u in json.loads(r.stdout)["users"]]
         self.assertEqual(names, [f"p{i:02d}" for i in range(12)])
+
+    def test_page_over_the_message_limit_is_resource_exhausted_and_logged_so(self):
+        with Server(args=["--max-message-bytes", "4096"]) as s, \
+                grpc.insecure_channel(s.target) as ch:
+            stub = user_pb2_grpc.UsersStub(ch)
+            for i in range(40):
+                stub.CreateUser(user_pb2.CreateUserRequest(user=user_pb2.User(
+                    name=f"big{i:02d}", email=f"big{i:02d}@example.com",
+                    display_name="x" * 120)), timeout=10)
+            with self.assertRaises(grpc.RpcError) as cm:
+                stub.ListUsers(user_pb2.ListUsersRequest(page_size=100), timeout=10)
+            self.assertEqual(cm.exception.code(), grpc.StatusCode.RESOURCE_EXHAUSTED)
+            self.assertIn("page_size", cm.exception.details())
+            self.assertIn("4096", cm.exception.details())
+            page = stub.ListUsers(user_pb2.ListUsersRequest(page_size=10), timeout=10)
+            self.assertEqual(len(page.users), 10)
+            def listed():
+                return [l for l in s.stderr().splitlines()
+                        if "access /user.Users/ListUsers" in l]
+            deadline = time.monotonic() + 10  # access lines are flushed every 100 ms
+            while len(listed()) < 2 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            lines = listed()
+            self.assertEqual([l.split("code=")[1].split()[0] for l in lines],
+                             ["RESOURCE_EXHAUSTED", "OK"])
 
     def test_every_validation_rule_has_field_violations(self):
         cases = [
