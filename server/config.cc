@@ -30,8 +30,9 @@ bool ParseServerConfig(int argc, char** argv, ServerConfig* config,
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 40));
   app.add_option("--cache-users", c->cache_users,
                  "Users kept in memory for GetUser/LookupUsers in front of "
-                 "SQLite (~300 bytes each); 0 turns the cache off. Only "
-                 "correct while this server is the database's only writer")
+                 "SQLite (~300 bytes each); 0 turns the cache off. Correct "
+                 "because a server is its database's only writer (enforced "
+                 "by a lock on <db>.lock)")
       ->envname("USERS_CACHE_USERS")
       ->check(CLI::Range(size_t{0}, size_t{100000000}));
   app.add_option("--watch-queue-limit", c->watch_queue_limit,

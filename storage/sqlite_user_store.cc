@@ -101,9 +101,14 @@ UserRecord ReadUser(const SQLite::Statement& s, int first = 0) {
 // One users-server per database file: the user cache and the in-process
 // revision counter both assume this process is the file's only writer. An
 // advisory lock on "<db>.lock" enforces it; the kernel drops it when the
-// process exits, however it exits.
+// process exits, however it exits. The lock sits beside the file's real path
+// (symlinks resolved), so a second name for the same database finds it. Not
+// the database file itself: SQLite's POSIX locks on it would be dropped when
+// any other descriptor of it in the process closes.
 absl::StatusOr<UniqueFd> LockDatabase(const std::string& path) {
-  const std::string lock_path = path + ".lock";
+  std::error_code ec;
+  const auto real = std::filesystem::weakly_canonical(path, ec);
+  const std::string lock_path = (ec ? path : real.string()) + ".lock";
   UniqueFd fd(::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
   if (fd.get() < 0) {
     return absl::FailedPreconditionError("cannot open lock file " + lock_path +

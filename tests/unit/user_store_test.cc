@@ -323,6 +323,12 @@ TEST(SqliteUserStoreTest, SecondOpenOfAFileFailsUntilTheFirstCloses) {
   EXPECT_NE(second.status().message().find("in use by another users-server"),
             std::string_view::npos)
       << second.status();
+  // Another name for the same file finds the same lock.
+  const auto link = dir / "link.db";
+  std::filesystem::create_symlink(path, link);
+  auto via_link = SqliteUserStore::Open(link.string());
+  EXPECT_EQ(via_link.status().code(), absl::StatusCode::kFailedPrecondition)
+      << via_link.status();
   first->reset();
   auto third = SqliteUserStore::Open(path);
   EXPECT_TRUE(third.ok()) << third.status();
