@@ -111,17 +111,19 @@ absl::StatusOr<UniqueFd> LockDatabase(const std::string& path) {
   const std::string lock_path = (ec ? path : real.string()) + ".lock";
   UniqueFd fd(::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
   if (fd.get() < 0) {
+    const int error = errno;
     return absl::FailedPreconditionError("cannot open lock file " + lock_path +
-                                         ": " + std::strerror(errno));
+                                         ": " + std::strerror(error));
   }
   if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
-    if (errno == EWOULDBLOCK) {
+    const int error = errno;  // before anything can allocate
+    if (error == EWOULDBLOCK) {
       return absl::FailedPreconditionError(
           "database " + path + " is in use by another users-server (it holds " +
           lock_path + "); run one server per database file");
     }
     return absl::FailedPreconditionError("cannot lock " + lock_path + ": " +
-                                         std::strerror(errno));
+                                         std::strerror(error));
   }
   return fd;
 }
