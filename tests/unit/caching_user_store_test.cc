@@ -11,6 +11,7 @@
 
 #include "absl/synchronization/notification.h"
 #include "storage/memory_user_store.h"
+#include "tests/unit/forwarding_user_store.h"
 
 namespace users {
 namespace {
@@ -48,8 +49,9 @@ absl::StatusOr<Change> ApplyOne(UserStore& store, Mutation m) {
 
 // A memory store whose next Get, once armed, stops after reading until
 // released: the window in which a commit can overtake a cache fill.
-class PausingStore final : public UserStore {
+class PausingStore final : public ForwardingUserStore {
  public:
+  PausingStore() : ForwardingUserStore(&base_) {}
   void ArmPause() { armed_ = true; }
   absl::Notification reached, release;
 
@@ -69,19 +71,6 @@ class PausingStore final : public UserStore {
     }
     return record;
   }
-  absl::StatusOr<std::vector<UserRecord>> List(int64_t after_id,
-                                               std::string_view prefix,
-                                               int limit) override {
-    return base_.List(after_id, prefix, limit);
-  }
-  absl::StatusOr<std::vector<Change>> ReadEvents(int64_t after,
-                                                 int limit) override {
-    return base_.ReadEvents(after, limit);
-  }
-  absl::StatusOr<RevisionInfo> Revisions() override {
-    return base_.Revisions();
-  }
-  absl::Status Check() override { return base_.Check(); }
 
   void FailNextApply() { fail_next_apply_ = true; }
   int gets() const { return gets_; }

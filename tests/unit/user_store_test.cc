@@ -14,6 +14,7 @@
 #include "storage/caching_user_store.h"
 #include "storage/memory_user_store.h"
 #include "storage/sqlite_user_store.h"
+#include "tests/unit/forwarding_user_store.h"
 
 namespace users {
 namespace {
@@ -63,33 +64,26 @@ Mutation Delete(int64_t id, int64_t expected_version = 0) {
 
 // A CachingUserStore that owns the store it caches, for the parameterised
 // suite.
-class OwningCache final : public UserStore {
+class OwningCache final : public ForwardingUserStore {
  public:
   OwningCache(std::unique_ptr<UserStore> base, size_t capacity)
-      : base_(std::move(base)), cache_(base_.get(), capacity) {}
-  absl::Status Apply(std::span<const Mutation> mutations,
-                     std::vector<absl::StatusOr<Change>>* results) override {
-    return cache_.Apply(mutations, results);
-  }
-  absl::StatusOr<UserRecord> Get(int64_t id) override { return cache_.Get(id); }
-  absl::StatusOr<std::vector<UserRecord>> List(int64_t after_id,
-                                               std::string_view prefix,
-                                               int limit) override {
-    return cache_.List(after_id, prefix, limit);
-  }
-  absl::StatusOr<std::vector<Change>> ReadEvents(int64_t after,
-                                                 int limit) override {
-    return cache_.ReadEvents(after, limit);
-  }
-  absl::StatusOr<RevisionInfo> Revisions() override {
-    return cache_.Revisions();
-  }
-  absl::Status Check() override { return cache_.Check(); }
+      : ForwardingUserStore(&cache_),
+        base_(std::move(base)),
+        cache_(base_.get(), capacity) {}
 
  private:
   std::unique_ptr<UserStore> base_;
   CachingUserStore cache_;
 };
+
+std::unique_ptr<UserStore> OpenSqlite(const std::string& dir,
+                                      int64_t retention) {
+  SqliteOptions options;
+  options.event_retention = retention;
+  auto s = SqliteUserStore::Open(dir + "/users.db", options);
+  EXPECT_TRUE(s.ok()) << s.status();
+  return s.ok() ? std::move(*s) : nullptr;
+}
 
 class UserStoreTest : public ::testing::TestWithParam<Backend> {
  protected:
@@ -345,25 +339,13 @@ INSTANTIATE_TEST_SUITE_P(
                   return std::make_unique<MemoryUserStore>(retention);
                 },
                 false},
-        Backend{"sqlite",
-                [](const std::string& dir,
-                   int64_t retention) -> std::unique_ptr<UserStore> {
-                  SqliteOptions options;
-                  options.event_retention = retention;
-                  auto s = SqliteUserStore::Open(dir + "/users.db", options);
-                  EXPECT_TRUE(s.ok()) << s.status();
-                  return std::move(*s);
-                },
-                true},
+        Backend{"sqlite", OpenSqlite, true},
         // The cache over SQLite, small enough that eviction runs too.
         Backend{"cached_sqlite",
                 [](const std::string& dir,
                    int64_t retention) -> std::unique_ptr<UserStore> {
-                  SqliteOptions options;
-                  options.event_retention = retention;
-                  auto s = SqliteUserStore::Open(dir + "/users.db", options);
-                  EXPECT_TRUE(s.ok()) << s.status();
-                  return std::make_unique<OwningCache>(std::move(*s), 32);
+                  return std::make_unique<OwningCache>(
+                      OpenSqlite(dir, retention), 32);
                 },
                 true}),
     [](const auto& info) { return info.param.name; });
