@@ -5,7 +5,7 @@
 namespace users {
 
 CachingUserStore::CachingUserStore(UserStore* base, size_t capacity)
-    : base_(base),
+    : ForwardingUserStore(base),
       capacity_per_shard_(std::max<size_t>(1, capacity / kShards)) {}
 
 uint64_t CachingUserStore::hits() const {
@@ -42,7 +42,7 @@ absl::StatusOr<UserRecord> CachingUserStore::Get(int64_t id) {
     }
   }
   if (hit) return *hit;  // copied outside the lock
-  absl::StatusOr<UserRecord> read = base_->Get(id);
+  absl::StatusOr<UserRecord> read = target()->Get(id);
   if (read.ok()) {
     auto entry = std::make_shared<const UserRecord>(*read);
     absl::MutexLock lock(&shard.mu);
@@ -57,7 +57,7 @@ absl::Status CachingUserStore::Apply(
     std::span<const Mutation> mutations,
     std::vector<absl::StatusOr<Change>>* results) {
   absl::MutexLock lock(&apply_mu_);
-  absl::Status status = base_->Apply(mutations, results);
+  absl::Status status = target()->Apply(mutations, results);
   // Updated and deleted users are forgotten; the next read fills the cache
   // again. New users are left out: an import of millions would otherwise
   // churn the cache and slow the writer thread for reads nobody asked for.

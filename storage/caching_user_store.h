@@ -22,11 +22,13 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/synchronization/mutex.h"
+#include "storage/forwarding_user_store.h"
 #include "storage/user_store.h"
 
 namespace users {
 
-class CachingUserStore final : public UserStore {
+// List, ReadEvents, Revisions and Check go straight to the base.
+class CachingUserStore final : public ForwardingUserStore {
  public:
   // `base` must outlive this object. Keeps up to `capacity` users (at least
   // one per shard), evicting the least recently read.
@@ -38,19 +40,6 @@ class CachingUserStore final : public UserStore {
   absl::Status Apply(std::span<const Mutation> mutations,
                      std::vector<absl::StatusOr<Change>>* results) override;
   absl::StatusOr<UserRecord> Get(int64_t id) override;
-  absl::StatusOr<std::vector<UserRecord>> List(int64_t after_id,
-                                               std::string_view name_prefix,
-                                               int limit) override {
-    return base_->List(after_id, name_prefix, limit);
-  }
-  absl::StatusOr<std::vector<Change>> ReadEvents(int64_t after_revision,
-                                                 int limit) override {
-    return base_->ReadEvents(after_revision, limit);
-  }
-  absl::StatusOr<RevisionInfo> Revisions() override {
-    return base_->Revisions();
-  }
-  absl::Status Check() override { return base_->Check(); }
 
  private:
   using Entry = std::shared_ptr<const UserRecord>;
@@ -77,7 +66,6 @@ class CachingUserStore final : public UserStore {
   void Insert(Shard& shard, Entry record)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(shard.mu);
 
-  UserStore* const base_;
   const size_t capacity_per_shard_;
   std::array<Shard, kShards> shards_;
   // Serialises Apply, so that cache updates land in commit order even if

@@ -10,8 +10,8 @@
 #include <gtest/gtest.h>
 
 #include "absl/synchronization/notification.h"
+#include "storage/forwarding_user_store.h"
 #include "storage/memory_user_store.h"
-#include "tests/unit/forwarding_user_store.h"
 
 namespace users {
 namespace {

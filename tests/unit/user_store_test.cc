@@ -12,9 +12,9 @@
 #include <gtest/gtest.h>
 
 #include "storage/caching_user_store.h"
+#include "storage/forwarding_user_store.h"
 #include "storage/memory_user_store.h"
 #include "storage/sqlite_user_store.h"
-#include "tests/unit/forwarding_user_store.h"
 
 namespace users {
 namespace {

@@ -1,7 +1,7 @@
-// Test helper: a UserStore that forwards every call to another one, so a
-// test double overrides only the methods it changes.
-#ifndef USERS_TESTS_UNIT_FORWARDING_USER_STORE_H_
-#define USERS_TESTS_UNIT_FORWARDING_USER_STORE_H_
+// A UserStore that forwards every call to another one, so a decorator (the
+// user cache, test doubles) overrides only the methods it changes.
+#ifndef USERS_STORAGE_FORWARDING_USER_STORE_H_
+#define USERS_STORAGE_FORWARDING_USER_STORE_H_
 
 #include "storage/user_store.h"
 
@@ -34,10 +34,13 @@ class ForwardingUserStore : public UserStore {
   }
   absl::Status Check() override { return target_->Check(); }
 
+ protected:
+  UserStore* target() const { return target_; }
+
  private:
   UserStore* const target_;
 };
 
 }  // namespace users
 
-#endif  // USERS_TESTS_UNIT_FORWARDING_USER_STORE_H_
+#endif  // USERS_STORAGE_FORWARDING_USER_STORE_H_
