@@ -29,7 +29,10 @@ class JsonMessageFlag final : public spdlog::custom_flag_formatter {
 
 void InitLogging(LogFormat format, const std::string& level) {
   // Overrun the oldest line rather than block a thread when stderr is slow.
-  spdlog::init_thread_pool(8192, 1);
+  // Access lines have their own writer, so this queue only sees operational
+  // lines; its slots are allocated up front (~400 bytes each), and 8192 of
+  // them were 3 MiB of idle RSS.
+  spdlog::init_thread_pool(1024, 1);
   auto logger = std::make_shared<spdlog::async_logger>(
       "users", std::make_shared<spdlog::sinks::stderr_sink_mt>(),
       spdlog::thread_pool(), spdlog::async_overflow_policy::overrun_oldest);
