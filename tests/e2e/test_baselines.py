@@ -3,7 +3,8 @@
 A benchmark that compares against a baseline answering wrongly (or not at
 all: h2load counts gRPC errors as successes) measures nothing, so each
 baseline gets the same checks as our server: the echo, NOT_FOUND for id 0,
-the exact start line, and exit 0 on SIGTERM. Python always runs; Go and Node
+the exact start line, and exit 0 on SIGTERM. Python and the bare grpc++
+servers (each mode) always run; Go and Node
 are skipped when their toolchain is not installed (scripts/install-deps.sh bench),
 but fail when it is installed and broken (go/build.sh exits 1, npm ci fails).
 """
@@ -24,6 +25,7 @@ BASELINES = os.path.join(ROOT, "bench", "baselines")
 # Below CTest's 300 s for the whole test, so a hung step fails with our message.
 STEP_TIMEOUT = 240
 CALL_TIMEOUT = 10
+BARE_BIN = os.environ.get("USERS_BARE_BIN", "build/bench/bare-server")
 GO_TOOLCHAIN_MISSING = 3  # build.sh's exit code for it
 
 
@@ -69,6 +71,27 @@ class PythonBaseline(BaselineChecks, unittest.TestCase):
     # /usr/bin/python3 is Debian's, with python3-grpcio; PYTHONPATH is inherited.
     cmd = ["/usr/bin/python3", os.path.join(BASELINES, "python", "server.py"),
            "127.0.0.1", "0"]
+
+
+class BareCallbackBaseline(BaselineChecks, unittest.TestCase):
+    cmd = [BARE_BIN, "callback", "127.0.0.1", "0"]
+
+
+class BareTunedBaseline(BaselineChecks, unittest.TestCase):
+    cmd = [BARE_BIN, "tuned", "127.0.0.1", "0"]
+
+
+class BareCqBaseline(BaselineChecks, unittest.TestCase):
+    cmd = [BARE_BIN, "cq", "127.0.0.1", "0"]
+
+
+class BareCqOneCpuBaseline(BaselineChecks, unittest.TestCase):
+    # Pinned, as in the benchmark: one completion-queue thread.
+    cmd = ["taskset", "-c", "0", BARE_BIN, "cq", "127.0.0.1", "0"]
+
+
+class BareHybridBaseline(BaselineChecks, unittest.TestCase):
+    cmd = [BARE_BIN, "hybrid", "127.0.0.1", "0"]
 
 
 class GoBaseline(BaselineChecks, unittest.TestCase):
