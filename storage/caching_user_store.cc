@@ -1,6 +1,7 @@
 #include "storage/caching_user_store.h"
 
 #include <algorithm>
+#include <vector>
 
 namespace users {
 
@@ -46,7 +47,8 @@ absl::StatusOr<UserRecord> CachingUserStore::Get(int64_t id) {
   if (read.ok()) {
     auto entry = std::make_shared<const UserRecord>(*read);
     absl::MutexLock lock(&shard.mu);
-    if (shard.generation == generation && !shard.index.contains(id)) {
+    if (shard.generation == generation && shard.writes_in_flight == 0 &&
+        !shard.index.contains(id)) {
       Insert(shard, std::move(entry));
     }
   }
@@ -57,31 +59,34 @@ absl::Status CachingUserStore::Apply(
     std::span<const Mutation> mutations,
     std::vector<absl::StatusOr<Change>>* results) {
   absl::MutexLock lock(&apply_mu_);
-  absl::Status status = target()->Apply(mutations, results);
-  // Updated and deleted users are forgotten; the next read fills the cache
-  // again. New users are left out: an import of millions would otherwise
-  // churn the cache and slow the writer thread for reads nobody asked for.
-  // After a failed Apply nothing was committed by contract; forgetting the
-  // users it touched still holds if a failed commit was not clean.
-  for (size_t i = 0; i < mutations.size(); ++i) {
-    // Anything but a reported per-mutation failure may have changed the user.
-    const bool maybe_changed =
-        !status.ok() || i >= results->size() || (*results)[i].ok();
-    if (mutations[i].kind != Mutation::Kind::kCreate && maybe_changed) {
-      Forget(mutations[i].user.id);
+  // Updated and deleted users leave the cache before the commit, and their
+  // shards take no fills until it has returned: a reader that bypasses the
+  // cache (ListUsers) may see the commit at once, and a Get must not answer
+  // with an older record after that. New users are left out: an import of
+  // millions would otherwise churn the cache and slow the writer thread for
+  // reads nobody asked for.
+  std::vector<int64_t> fenced;
+  for (const Mutation& m : mutations) {
+    if (m.kind == Mutation::Kind::kCreate) continue;
+    Shard& shard = ShardFor(m.user.id);
+    absl::MutexLock shard_lock(&shard.mu);
+    ++shard.generation;
+    ++shard.writes_in_flight;
+    if (auto it = shard.index.find(m.user.id); it != shard.index.end()) {
+      shard.lru.erase(it->second);
+      shard.index.erase(it);
     }
+    fenced.push_back(m.user.id);
+  }
+  absl::Status status = target()->Apply(mutations, results);
+  for (int64_t id : fenced) {
+    Shard& shard = ShardFor(id);
+    absl::MutexLock shard_lock(&shard.mu);
+    // A reader that missed during the commit may hold the old record.
+    ++shard.generation;
+    --shard.writes_in_flight;
   }
   return status;
-}
-
-void CachingUserStore::Forget(int64_t id) {
-  Shard& shard = ShardFor(id);
-  absl::MutexLock lock(&shard.mu);
-  ++shard.generation;
-  if (auto it = shard.index.find(id); it != shard.index.end()) {
-    shard.lru.erase(it->second);
-    shard.index.erase(it);
-  }
 }
 
 void CachingUserStore::Insert(Shard& shard, Entry record) {

@@ -2,10 +2,10 @@
 //
 // For a process that is the only writer of its store - the embedded SQLite
 // default, one users-server per database file. Get answers from memory after
-// the first read of a user; Apply writes through and then drops the cached
-// entries of the users it changed, before it returns. So a Get never answers
-// with a record older than the last Apply that returned, the same guarantee
-// the base store gives.
+// the first read of a user; Apply drops the cached entries of the users it
+// changes before it commits, and refills of their shards wait until it has
+// returned. So a Get never answers with a record older than one the base
+// store has already shown to any reader, the same guarantee the base gives.
 //
 // Not for stores written by other processes as well (PostgreSQL behind
 // several servers): their writes would never reach this cache.
@@ -46,10 +46,12 @@ class CachingUserStore final : public ForwardingUserStore {
   // Sharded so that readers on different threads rarely share a lock.
   struct Shard {
     mutable absl::Mutex mu;
-    // Bumped by every write to a user of this shard. A reader that missed
-    // caches what it read only if no write came in between, so a record read
-    // before a commit can never overwrite the one the commit put here.
+    // Bumped before and after every write to a user of this shard. A reader
+    // that missed caches what it read only if no write came in between and
+    // none is in flight, so a record read before a commit can never be
+    // cached after it, nor served while the commit is visible elsewhere.
     uint64_t generation ABSL_GUARDED_BY(mu) = 0;
+    int writes_in_flight ABSL_GUARDED_BY(mu) = 0;
     std::list<Entry> lru ABSL_GUARDED_BY(mu);  // most recently read first
     absl::flat_hash_map<int64_t, std::list<Entry>::iterator> index
         ABSL_GUARDED_BY(mu);
@@ -61,8 +63,6 @@ class CachingUserStore final : public ForwardingUserStore {
   Shard& ShardFor(int64_t id) {
     return shards_[static_cast<uint64_t>(id) % kShards];
   }
-  // Drops the user after a write to it, and fences off fills racing it.
-  void Forget(int64_t id);
   void Insert(Shard& shard, Entry record)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(shard.mu);
 

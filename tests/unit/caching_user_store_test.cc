@@ -48,19 +48,28 @@ absl::StatusOr<Change> ApplyOne(UserStore& store, Mutation m) {
 }
 
 // A memory store whose next Get, once armed, stops after reading until
-// released: the window in which a commit can overtake a cache fill.
+// released: the window in which a commit can overtake a cache fill. Its next
+// Apply, once armed, stops after committing: the window in which readers of
+// the base already see the commit and the cache's caller has not returned.
 class PausingStore final : public ForwardingUserStore {
  public:
   PausingStore() : ForwardingUserStore(&base_) {}
   void ArmPause() { armed_ = true; }
+  void ArmApplyPause() { apply_armed_ = true; }
   absl::Notification reached, release;
+  absl::Notification apply_reached, apply_release;
 
   absl::Status Apply(std::span<const Mutation> mutations,
                      std::vector<absl::StatusOr<Change>>* results) override {
     if (fail_next_apply_.exchange(false)) {
       return absl::UnavailableError("disk on fire");
     }
-    return base_.Apply(mutations, results);
+    absl::Status status = base_.Apply(mutations, results);
+    if (apply_armed_.exchange(false)) {
+      apply_reached.Notify();
+      apply_release.WaitForNotification();
+    }
+    return status;
   }
   absl::StatusOr<UserRecord> Get(int64_t id) override {
     ++gets_;
@@ -78,6 +87,7 @@ class PausingStore final : public ForwardingUserStore {
  private:
   MemoryUserStore base_{1000};
   std::atomic<bool> armed_{false};
+  std::atomic<bool> apply_armed_{false};
   std::atomic<bool> fail_next_apply_{false};
   std::atomic<int> gets_{0};
 };
@@ -131,6 +141,37 @@ TEST(CachingUserStoreTest, ARecordReadBeforeADeleteIsNotCachedAfterIt) {
 
   // Had the reader's fill landed after the delete, this would be a ghost.
   EXPECT_EQ(cache.Get(id).status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST(CachingUserStoreTest, ACommittedWriteIsNeverOlderInTheCacheThanInTheBase) {
+  PausingStore base;
+  CachingUserStore cache(&base, 1000);
+  auto created = ApplyOne(cache, Create("carol"));
+  ASSERT_TRUE(created.ok());
+  const int64_t id = created->user.id;
+  ASSERT_TRUE(cache.Get(id).ok());  // cached at the first version
+
+  base.ArmApplyPause();
+  absl::StatusOr<Change> renamed;
+  std::thread writer([&] { renamed = ApplyOne(cache, Rename(id, "carla")); });
+  const bool committed =
+      base.apply_reached.WaitForNotificationWithTimeout(absl::Seconds(30));
+  // The base shows the rename now (as ListUsers, which reads it directly,
+  // would); so must the cache, and what it reads now must not stay cached.
+  auto during = cache.Get(id);
+  auto during_again = cache.Get(id);
+  base.apply_release.Notify();
+  writer.join();
+  ASSERT_TRUE(committed) << "the write never reached the base store";
+  ASSERT_TRUE(renamed.ok());
+  ASSERT_TRUE(during.ok());
+  EXPECT_EQ(during->name, "carla");
+  ASSERT_TRUE(during_again.ok());
+  EXPECT_EQ(during_again->name, "carla");
+  EXPECT_EQ(base.gets(), 3) << "a fill during the commit was cached";
+  auto after = cache.Get(id);
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(after->version, renamed->user.version);
 }
 
 TEST(CachingUserStoreTest, AFailedApplyForgetsTheUsersItTouched) {
