@@ -11,7 +11,9 @@
 //
 // Use: construct one per call when the handler starts (it reads or makes the
 // request id and echoes it in the initial metadata), and call End(status)
-// exactly once, before the reactor's Finish, while the context is alive.
+// exactly once while the context is alive: before Finish for a default
+// reactor, or in OnDone for one of ours, where a client's cancellation is
+// known for certain.
 #ifndef USERS_SERVICE_CALL_INTERCEPTOR_H_
 #define USERS_SERVICE_CALL_INTERCEPTOR_H_
 

@@ -1,5 +1,6 @@
 #include "service/stream_reactors.h"
 
+#include <atomic>
 #include <deque>
 #include <memory>
 #include <optional>
@@ -16,6 +17,17 @@ namespace users {
 namespace {
 
 constexpr int kReplayPage = 256;
+
+// How a stream the client abandoned is logged and counted. Its own status
+// (CANCELLED, or DEADLINE_EXCEEDED from its deadline) never reached us: the
+// reading side just ended, as it does on a clean half-close.
+grpc::Status Abandoned(Deadline deadline) {
+  if (std::chrono::system_clock::now() >= deadline) {
+    return grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED,
+                        "deadline exceeded");
+  }
+  return grpc::Status(grpc::StatusCode::CANCELLED, "cancelled by the client");
+}
 
 // ---- WatchUsers ----
 
@@ -38,43 +50,44 @@ class WatchReactor final : public grpc::ServerWriteReactor<user::UserEvent>,
     // Headers once subscribed, so a client that has them knows no later
     // change can be missed, however long the first event is in coming.
     StartSendInitialMetadata();
+    // Read before taking mu_: the hub may Wake this reactor from the writer
+    // thread from now on, and the writer must never wait on a store read.
+    std::optional<absl::StatusOr<RevisionInfo>> revisions;
+    if (since != 0) revisions = store_->Revisions();
     {
       absl::MutexLock lock(&mu_);
-      // From here on the hub may Wake this reactor from the writer thread;
-      // until started_ is set, Wake leaves everything to the Pump below.
-      started_ = true;
       if (since == 0) {
         last_sent_ = subscribed_at;  // from now on
-        replaying_ = false;
       } else {
-        auto revisions = store_->Revisions();
-        if (!revisions.ok()) {
-          finish_ = ToGrpcStatus(revisions.status());
-        } else if (since + 1 < revisions->first_available) {
-          finish_ = OutOfRange(revisions->first_available);
-        } else if (since > subscribed_at && since > revisions->latest) {
+        if (!revisions->ok()) {
+          finish_ = ToGrpcStatus(revisions->status());
+        } else if (since + 1 < (*revisions)->first_available) {
+          finish_ = OutOfRange((*revisions)->first_available);
+        } else if (since > subscribed_at && since > (*revisions)->latest) {
           // A revision from the future (say, of a database since replaced):
           // waiting for it would silently skip everything up to it.
           finish_ =
               grpc::Status(grpc::StatusCode::OUT_OF_RANGE,
                            "since_revision " + std::to_string(since) +
                                " is ahead of the latest revision " +
-                               std::to_string(revisions->latest) +
+                               std::to_string((*revisions)->latest) +
                                ": resync with since_revision=0 and ListUsers");
         }
         last_sent_ = since;
         replay_until_ = subscribed_at;
         replaying_ = since < subscribed_at;
       }
+      // Until started_ is set, Wake leaves everything to the Pump below.
+      started_ = true;
     }
     Pump();
   }
 
+  // On the writer thread, under the hub's lock: reads started_ and
+  // replaying_ without mu_, which a replaying reactor holds across store
+  // reads, so that one watcher's replay never delays every commit.
   void Wake() override {
-    {
-      absl::MutexLock lock(&mu_);
-      if (!started_) return;
-    }
+    if (!started_) return;
     const auto state = subscription_->state();
     if (state != WatchSubscription::State::kOpen) {
       // Cut off now, even with a write stuck behind flow control: that is
@@ -83,12 +96,9 @@ class WatchReactor final : public grpc::ServerWriteReactor<user::UserEvent>,
                                                             : FellBehind());
       return;
     }
-    {
-      absl::MutexLock lock(&mu_);
-      // Replay is driven by OnWriteDone; the writer thread must not do its
-      // store reads.
-      if (replaying_) return;
-    }
+    // Replay is driven by OnWriteDone; the writer thread must not do its
+    // store reads.
+    if (replaying_) return;
     Pump();
   }
 
@@ -131,17 +141,18 @@ class WatchReactor final : public grpc::ServerWriteReactor<user::UserEvent>,
       if (!started_ || writing_ || finished_) return;
       if (!finish_.has_value() && NextEvent()) {
         writing_ = true;
-      } else if (finish_.has_value()) {
-        finish = finish_;
-      } else {
-        return;  // idle until woken
+        // Under mu_, so no FinishOnce (which sets finished_ under mu_) comes
+        // between the check above and the write: from the writer thread,
+        // which holds no reference on the call, a write started after
+        // Finish could outlive the reactor. grpc++ never runs OnWriteDone
+        // inline, so this cannot re-enter.
+        StartWrite(&event_);
+        return;
       }
+      if (!finish_.has_value()) return;  // idle until woken
+      finish = finish_;
     }
-    if (finish.has_value()) {
-      FinishOnce(*finish);
-    } else {
-      StartWrite(&event_);
-    }
+    FinishOnce(*finish);
   }
 
   // Fills event_ with the next event to send; false if there is none now.
@@ -233,11 +244,12 @@ class WatchReactor final : public grpc::ServerWriteReactor<user::UserEvent>,
   std::shared_ptr<WatchSubscription> subscription_;
 
   absl::Mutex mu_;
-  bool started_ ABSL_GUARDED_BY(mu_) = false;
+  // Written under mu_, read by Wake without it.
+  std::atomic<bool> started_{false};
+  std::atomic<bool> replaying_{false};
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
   std::optional<grpc::Status> finish_ ABSL_GUARDED_BY(mu_);
-  bool replaying_ ABSL_GUARDED_BY(mu_) = false;
   int64_t replay_until_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t last_sent_ ABSL_GUARDED_BY(mu_) = 0;
   // A page of replayed events, drained from replay_next_ (a vector: see
@@ -286,7 +298,22 @@ class ImportReactor final
     Act(std::move(action));
   }
 
-  void OnDone() override { delete this; }
+  void OnCancel() override {
+    absl::MutexLock lock(&mu_);
+    cancelled_ = true;
+  }
+
+  // Logged here, not at Finish: OnCancel, which may come after the last
+  // reaction, always comes before OnDone.
+  void OnDone() override {
+    bool cancelled;
+    {
+      absl::MutexLock lock(&mu_);
+      cancelled = cancelled_;
+    }
+    call_.End(cancelled ? Abandoned(deadline_) : grpc::Status::OK);
+    delete this;
+  }
 
  private:
   struct Action {
@@ -310,7 +337,7 @@ class ImportReactor final
   void Act(Action action) {
     if (action.submit) Submit(std::move(action.batch));
     if (action.read) StartRead(&request_);
-    if (action.finish) Finish(call_.End(grpc::Status::OK));
+    if (action.finish) Finish(grpc::Status::OK);
   }
 
   void Submit(ImportSession::Batch batch) {
@@ -354,6 +381,7 @@ class ImportReactor final
   bool in_flight_ ABSL_GUARDED_BY(mu_) = false;
   bool paused_ ABSL_GUARDED_BY(mu_) = false;
   bool reading_done_ ABSL_GUARDED_BY(mu_) = false;
+  bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 // ---- LookupUsers ----
@@ -362,8 +390,8 @@ class LookupReactor final
     : public grpc::ServerBidiReactor<user::GetUserRequest,
                                      user::LookupUsersResponse> {
  public:
-  LookupReactor(Directory* directory, CallInterceptor call)
-      : directory_(directory), call_(std::move(call)) {
+  LookupReactor(Directory* directory, Deadline deadline, CallInterceptor call)
+      : directory_(directory), deadline_(deadline), call_(std::move(call)) {
     StartRead(&request_);
   }
 
@@ -392,7 +420,7 @@ class LookupReactor final
     }
     if (write) WriteFront(hint);
     if (read) StartRead(&request_);
-    if (finish) Finish(call_.End(grpc::Status::OK));
+    if (finish) FinishWith(grpc::Status::OK);
   }
 
   void OnWriteDone(bool ok) override {
@@ -427,13 +455,36 @@ class LookupReactor final
     }
     if (write) WriteFront(hint);
     if (read) StartRead(&request_);
-    if (finish) Finish(call_.End(status));
+    if (finish) FinishWith(status);
   }
 
-  void OnDone() override { delete this; }
+  void OnCancel() override {
+    absl::MutexLock lock(&mu_);
+    cancelled_ = true;
+  }
+
+  // Logged here, not at Finish: OnCancel, which may come after the last
+  // reaction, always comes before OnDone.
+  void OnDone() override {
+    grpc::Status status;
+    {
+      absl::MutexLock lock(&mu_);
+      status = cancelled_ ? Abandoned(deadline_) : status_;
+    }
+    call_.End(status);
+    delete this;
+  }
 
  private:
   static constexpr size_t kMaxQueued = 256;
+
+  void FinishWith(const grpc::Status& status) {
+    {
+      absl::MutexLock lock(&mu_);
+      status_ = status;
+    }
+    Finish(status);
+  }
 
   void WriteFront(bool more_follow) {
     user::LookupUsersResponse* front;
@@ -448,6 +499,7 @@ class LookupReactor final
   }
 
   Directory* const directory_;
+  const Deadline deadline_;
   CallInterceptor call_;
   user::GetUserRequest request_;  // owned by the read in flight
 
@@ -457,6 +509,8 @@ class LookupReactor final
   bool paused_ ABSL_GUARDED_BY(mu_) = false;
   bool reading_done_ ABSL_GUARDED_BY(mu_) = false;
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
+  bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
+  grpc::Status status_ ABSL_GUARDED_BY(mu_);  // what Finish was given
 };
 
 }  // namespace
@@ -474,8 +528,9 @@ grpc::ServerReadReactor<user::ImportUsersRequest>* NewImportReactor(
 }
 
 grpc::ServerBidiReactor<user::GetUserRequest, user::LookupUsersResponse>*
-NewLookupReactor(Directory* directory, CallInterceptor call) {
-  return new LookupReactor(directory, std::move(call));
+NewLookupReactor(Directory* directory, Deadline deadline,
+                 CallInterceptor call) {
+  return new LookupReactor(directory, deadline, std::move(call));
 }
 
 }  // namespace users

@@ -28,7 +28,7 @@ grpc::ServerReadReactor<user::ImportUsersRequest>* NewImportReactor(
 
 // LookupUsers: one answer per id, in request order, pipelined.
 grpc::ServerBidiReactor<user::GetUserRequest, user::LookupUsersResponse>*
-NewLookupReactor(Directory* directory, CallInterceptor call);
+NewLookupReactor(Directory* directory, Deadline deadline, CallInterceptor call);
 
 // A stream refused before it starts (auth, limits): finishes at once.
 // `Reactor` is the grpc++ reactor type the method returns.

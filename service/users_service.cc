@@ -171,7 +171,7 @@ UsersService::LookupUsers(grpc::CallbackServerContext* context) {
                                                user::LookupUsersResponse>>(
         std::move(call), denied);
   }
-  return NewLookupReactor(directory_, std::move(call));
+  return NewLookupReactor(directory_, context->deadline(), std::move(call));
 }
 
 }  // namespace users

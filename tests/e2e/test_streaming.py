@@ -69,6 +69,48 @@ class StreamingEndToEnd(unittest.TestCase):
             stream.cancel()
         self.assertEqual(revisions, list(range(6, final + 1)))
 
+    def test_watchers_leaving_while_writes_flow(self):
+        # Watchers hang up at every point of a write's life (before their
+        # first event, mid-stream, right after one) while a writer commits:
+        # the commit path wakes reactors that are being torn down. Under
+        # ASan (make test-asan) a write started after a stream finished
+        # would be a use-after-free; here the server must stay up and keep
+        # answering new watchers with every event in order.
+        stop = threading.Event()
+
+        def writer():
+            i = 0
+            while not stop.is_set() and i < 2000:
+                self.create(f"churn{i}")
+                i += 1
+
+        w = threading.Thread(target=writer)
+        w.start()
+        try:
+            for round_ in range(8):
+                streams = [self.stub.WatchUsers(user_pb2.WatchUsersRequest(), timeout=30)
+                           for _ in range(20)]
+                for k, stream in enumerate(streams):
+                    if k % 4 == 0:
+                        stream.cancel()  # maybe before its first event
+                        continue
+                    for n, _ in enumerate(stream):
+                        if n >= k % 3:
+                            break
+                    stream.cancel()
+        finally:
+            stop.set()
+            w.join()
+        stream = self.stub.WatchUsers(user_pb2.WatchUsersRequest(), timeout=10)
+        try:
+            stream.initial_metadata()  # subscribed: what follows is seen
+            created = self.create("after-churn")
+            first = next(stream)
+        finally:
+            stream.cancel()
+        self.assertEqual(first.type, user_pb2.UserEvent.CREATED)
+        self.assertEqual(first.user, created)
+
     def test_resume_after_disconnect(self):
         for i in range(10):
             self.create(f"a{i}")
@@ -188,6 +230,32 @@ class StreamingEndToEnd(unittest.TestCase):
         self.assertEqual(names, sent[:len(names)])
 
     # ---- LookupUsers ----
+
+    def test_abandoned_lookup_is_logged_cancelled(self):
+        # The client's cancel never reaches a reactor as a status: its reads
+        # just end, as on a clean half-close. The access log and metrics
+        # must still say CANCELLED, not OK. (ImportUsers ends the same way;
+        # it answers nothing before the end, so a test cannot tell when its
+        # handler has started.)
+        created = self.create("lookup-me")
+        release = threading.Event()
+
+        def requests():
+            yield user_pb2.GetUserRequest(id=created.id)
+            release.wait(30)
+
+        lookup = self.stub.LookupUsers(requests(), timeout=30)
+        try:
+            self.assertEqual(next(lookup).user, created)
+        finally:
+            lookup.cancel()
+            release.set()
+
+        self.assertEqual(self.server.stop(), 0)  # flushes the access log
+        lines = self.server.stderr().splitlines()
+        ends = [l for l in lines if "access /user.Users/LookupUsers " in l]
+        self.assertEqual(len(ends), 1, lines)
+        self.assertIn("code=CANCELLED", ends[0])
 
     def test_lookup_in_order_with_per_item_errors(self):
         a, b = self.create("la"), self.create("lb")
