@@ -274,7 +274,10 @@ absl::Status UsersServer::StartMetricsEndpoint() {
                                   config_.metrics_host + ":" +
                                   std::to_string(config_.metrics_port));
   }
-  metrics_thread_ = std::thread([this] { metrics_http_->listen_after_bind(); });
+  metrics_thread_ = std::thread([this] {
+    metrics_http_->listen_after_bind();
+    metrics_stopped_.Notify();
+  });
   return absl::OkStatus();
 }
 
@@ -297,8 +300,16 @@ void UsersServer::Wait() {
   if (health_thread_.joinable()) health_thread_.join();
   // No call is left to submit writes: commit what is queued and stop.
   if (writer_) writer_->Stop();
-  if (metrics_http_) metrics_http_->stop();
-  if (metrics_thread_.joinable()) metrics_thread_.join();
+  if (metrics_thread_.joinable()) {
+    // httplib's stop() does nothing until the listen loop has started, and
+    // has no way to wait for that: a stop right after Start would be lost
+    // and the join would hang. So stop until the loop is seen to return.
+    do {
+      metrics_http_->stop();
+    } while (!metrics_stopped_.WaitForNotificationWithTimeout(
+        absl::Milliseconds(20)));
+    metrics_thread_.join();
+  }
 }
 
 }  // namespace users

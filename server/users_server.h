@@ -83,6 +83,7 @@ class UsersServer {
 
   std::unique_ptr<httplib::Server> metrics_http_;
   std::thread metrics_thread_;
+  absl::Notification metrics_stopped_;  // its listen loop has returned
   int metrics_port_ = -1;
 
   absl::Notification stopping_;

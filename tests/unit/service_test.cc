@@ -139,5 +139,22 @@ TEST(ServiceErrorBoundaryTest, ThrowingHandlerYieldsInternalAndServerSurvives) {
   writer.Stop();
 }
 
+// A stop that comes before the metrics endpoint's listen loop has started
+// (httplib ignores it then) must still end the server, not hang its Wait.
+TEST(UsersServerTest, StopsRightAfterStartWithMetrics) {
+  for (int i = 0; i < 20; ++i) {
+    ServerConfig config;
+    config.host = "127.0.0.1";
+    config.port = 0;
+    config.db = ":memory:";
+    config.metrics_host = "127.0.0.1";
+    config.metrics_port = 0;
+    UsersServer server(config, /*access_log_fd=*/-1);
+    ASSERT_TRUE(server.Start().ok());
+    server.Shutdown(std::chrono::milliseconds(0));
+    server.Wait();
+  }
+}
+
 }  // namespace
 }  // namespace users
