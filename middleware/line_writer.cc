@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <utility>
 
 #include "absl/time/time.h"
 
@@ -53,19 +54,25 @@ void LineWriter::Flush() {
     absl::MutexLock lock(&shards_mu_);
     for (auto& s : shards_) shards.push_back(s.get());
   }
-  fmt::memory_buffer out;
   for (Shard* s : shards) {
-    absl::MutexLock lock(&s->mu);
-    if (s->buffer.size() == 0) continue;
-    out.append(s->buffer.data(), s->buffer.data() + s->buffer.size());
-    s->buffer.clear();
+    {
+      // Only a swap under the lock: copying out what a busy thread buffers
+      // in an interval (~1 MB at 80k calls/s) into a fresh buffer, page
+      // faults included, would hold up that thread's calls meanwhile.
+      absl::MutexLock lock(&s->mu);
+      if (s->buffer.size() == 0) continue;
+      std::swap(s->buffer, s->spare);
+    }
+    WriteAll(s->spare.data(), s->spare.size());
+    s->spare.clear();
   }
-  const char* p = out.data();
-  size_t left = out.size();
+}
+
+void LineWriter::WriteAll(const char* p, size_t left) {
   while (left > 0) {
     const ssize_t n = ::write(fd_, p, left);
     if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;  // stderr gone: nothing better to do with log lines
+    if (n <= 0) return;  // stderr gone: nothing better to do with log lines
     p += n;
     left -= static_cast<size_t>(n);
   }
