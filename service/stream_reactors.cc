@@ -60,18 +60,20 @@ class WatchReactor final : public grpc::ServerWriteReactor<user::UserEvent>,
         last_sent_ = subscribed_at;  // from now on
       } else {
         if (!revisions->ok()) {
-          finish_ = ToGrpcStatus(revisions->status());
+          finish_ =
+              std::make_unique<grpc::Status>(ToGrpcStatus(revisions->status()));
         } else if (since + 1 < (*revisions)->first_available) {
-          finish_ = OutOfRange((*revisions)->first_available);
+          finish_ = std::make_unique<grpc::Status>(
+              OutOfRange((*revisions)->first_available));
         } else if (since > subscribed_at && since > (*revisions)->latest) {
           // A revision from the future (say, of a database since replaced):
           // waiting for it would silently skip everything up to it.
-          finish_ =
-              grpc::Status(grpc::StatusCode::OUT_OF_RANGE,
-                           "since_revision " + std::to_string(since) +
-                               " is ahead of the latest revision " +
-                               std::to_string((*revisions)->latest) +
-                               ": resync with since_revision=0 and ListUsers");
+          finish_ = std::make_unique<grpc::Status>(
+              grpc::StatusCode::OUT_OF_RANGE,
+              "since_revision " + std::to_string(since) +
+                  " is ahead of the latest revision " +
+                  std::to_string((*revisions)->latest) +
+                  ": resync with since_revision=0 and ListUsers");
         }
         last_sent_ = since;
         replay_until_ = subscribed_at;
@@ -135,74 +137,104 @@ class WatchReactor final : public grpc::ServerWriteReactor<user::UserEvent>,
 
   // Starts the next write if none is in flight, or finishes the stream.
   void Pump() {
-    std::optional<grpc::Status> finish;
-    {
-      absl::MutexLock lock(&mu_);
-      if (!started_ || writing_ || finished_) return;
-      if (!finish_.has_value() && NextEvent()) {
-        writing_ = true;
-        // Under mu_, so no FinishOnce (which sets finished_ under mu_) comes
-        // between the check above and the write: from the writer thread,
-        // which holds no reference on the call, a write started after
-        // Finish could outlive the reactor. grpc++ never runs OnWriteDone
-        // inline, so this cannot re-enter.
-        StartWrite(&event_);
+    for (;;) {
+      std::optional<grpc::Status> finish;
+      int64_t page_after = 0;
+      {
+        absl::MutexLock lock(&mu_);
+        if (!started_ || writing_ || finished_) return;
+        const Next next = finish_ == nullptr ? NextEvent() : Next::kNothing;
+        if (next == Next::kEvent) {
+          writing_ = true;
+          // Under mu_, so no FinishOnce (which sets finished_ under mu_)
+          // comes between the check above and the write: from the writer
+          // thread, which holds no reference on the call, a write started
+          // after Finish could outlive the reactor. grpc++ never runs
+          // OnWriteDone inline, so this cannot re-enter.
+          StartWrite(&event_);
+          return;
+        }
+        if (next == Next::kReplayPage) {
+          // Busy, as with a write in flight, while the page is read.
+          writing_ = true;
+          page_after = last_sent_;
+        } else if (finish_ == nullptr) {
+          return;  // idle until woken
+        } else {
+          finish = *finish_;
+        }
+      }
+      if (finish.has_value()) {
+        FinishOnce(*finish);
         return;
       }
-      if (!finish_.has_value()) return;  // idle until woken
-      finish = finish_;
+      ReadReplayPage(page_after);
     }
-    FinishOnce(*finish);
   }
 
-  // Fills event_ with the next event to send; false if there is none now.
-  bool NextEvent() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+  enum class Next { kEvent, kReplayPage, kNothing };
+
+  // Fills event_ with the next event to send (kEvent), asks for the next page
+  // of the stored log (kReplayPage), or finds nothing to send now.
+  Next NextEvent() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     for (;;) {
       if (replaying_) {
         if (subscription_->state() == WatchSubscription::State::kClosed) {
-          finish_ = ShuttingDown();
-          return false;
+          finish_ = std::make_unique<grpc::Status>(ShuttingDown());
+          return Next::kNothing;
         }
-        if (replay_next_ == replay_.size()) {
-          replay_.clear();
-          replay_next_ = 0;
-          auto page = store_->ReadEvents(last_sent_, kReplayPage);
-          if (!page.ok()) {
-            finish_ = ToGrpcStatus(page.status());
-            return false;
-          }
-          if (!page->empty() && page->front().revision != last_sent_ + 1) {
-            // Compacted while we replayed: the client must resync.
-            auto revisions = store_->Revisions();
-            finish_ = OutOfRange(revisions.ok() ? revisions->first_available
-                                                : page->front().revision);
-            return false;
-          }
-          for (auto& c : *page) {
-            if (c.revision <= replay_until_) replay_.push_back(std::move(c));
-          }
-          if (replay_.empty()) {
-            replaying_ = false;
-            continue;
-          }
-        }
+        if (replay_next_ == replay_.size()) return Next::kReplayPage;
         Fill(replay_[replay_next_++]);
-        return true;
+        return Next::kEvent;
       }
       WatchSubscription::State state;
       auto live = subscription_->Pop(&state);
       if (state == WatchSubscription::State::kOverflowed) {
-        finish_ = FellBehindLocked();
-        return false;
+        finish_ = std::make_unique<grpc::Status>(FellBehindLocked());
+        return Next::kNothing;
       }
       if (state == WatchSubscription::State::kClosed) {
-        finish_ = ShuttingDown();
-        return false;
+        finish_ = std::make_unique<grpc::Status>(ShuttingDown());
+        return Next::kNothing;
       }
-      if (!live) return false;
+      if (!live) return Next::kNothing;
       if (live->revision <= last_sent_) continue;  // already replayed
       Fill(*live);
-      return true;
+      return Next::kEvent;
+    }
+  }
+
+  // Reads the page of the stored log after `after` without holding mu_, so
+  // that Wake - on the writer thread, under the hub's lock - never waits for
+  // a replaying watcher's store read, even to cut it off. Runs only where the
+  // call is kept alive (the constructor, or OnWriteDone), with writing_ set.
+  void ReadReplayPage(int64_t after) {
+    auto page = store_->ReadEvents(after, kReplayPage);
+    std::optional<absl::StatusOr<RevisionInfo>> revisions;
+    if (page.ok() && !page->empty() && page->front().revision != after + 1) {
+      revisions = store_->Revisions();  // compacted while we replayed
+    }
+    absl::MutexLock lock(&mu_);
+    writing_ = false;
+    if (!page.ok()) {
+      finish_ = std::make_unique<grpc::Status>(ToGrpcStatus(page.status()));
+      return;
+    }
+    if (revisions.has_value()) {
+      // The client must resync.
+      finish_ = std::make_unique<grpc::Status>(
+          OutOfRange(revisions->ok() ? (*revisions)->first_available
+                                     : page->front().revision));
+      return;
+    }
+    replay_.clear();
+    replay_next_ = 0;
+    for (auto& c : *page) {
+      if (c.revision <= replay_until_) replay_.push_back(std::move(c));
+    }
+    if (replay_.empty()) {
+      replaying_ = false;
+      std::vector<Change>().swap(replay_);  // live from now on: free the page
     }
   }
 
@@ -249,7 +281,9 @@ class WatchReactor final : public grpc::ServerWriteReactor<user::UserEvent>,
   std::atomic<bool> replaying_{false};
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
-  std::optional<grpc::Status> finish_ ABSL_GUARDED_BY(mu_);
+  // A pointer, not an optional: a Status is 72 bytes, and most of many idle
+  // watchers never finish.
+  std::unique_ptr<grpc::Status> finish_ ABSL_GUARDED_BY(mu_);
   int64_t replay_until_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t last_sent_ ABSL_GUARDED_BY(mu_) = 0;
   // A page of replayed events, drained from replay_next_ (a vector: see
@@ -404,6 +438,9 @@ class LookupReactor final
         reading_done_ = true;
         finish = !writing_ && pending_.empty() && !finished_;
         finished_ = finished_ || finish;
+      } else if (finished_) {
+        // The stream already ended (a failed write): answer nothing more,
+        // and start nothing after Finish.
       } else {
         pending_.emplace_back();
         directory_->Lookup(request_.id(), &pending_.back());
@@ -448,7 +485,7 @@ class LookupReactor final
           finished_ = finished_ || finish;
         }
       }
-      if (paused_ && pending_.size() < kMaxQueued / 2) {
+      if (paused_ && !finished_ && pending_.size() < kMaxQueued / 2) {
         paused_ = false;
         read = true;
       }

@@ -1,6 +1,9 @@
 // The service through an in-process server on a loopback port: real gRPC
 // wiring, interceptors included, no separate process.
+#include <atomic>
+#include <chrono>
 #include <memory>
+#include <string>
 
 #include <gmock/gmock.h>
 #include <grpcpp/create_channel.h>
@@ -9,10 +12,16 @@
 #include <gtest/gtest.h>
 #include <spdlog/spdlog.h>
 
+#include "absl/cleanup/cleanup.h"
+#include "absl/synchronization/notification.h"
 #include "directory/directory.h"
+#include "directory/group_commit.h"
+#include "directory/watch_hub.h"
 #include "server/users_server.h"
 #include "service/users_service.h"
 #include "service_protos/user.grpc.pb.h"
+#include "storage/forwarding_user_store.h"
+#include "storage/memory_user_store.h"
 
 namespace users {
 namespace {
@@ -154,6 +163,85 @@ TEST(UsersServerTest, StopsRightAfterStartWithMetrics) {
     server.Shutdown(std::chrono::milliseconds(0));
     server.Wait();
   }
+}
+
+// A memory store whose ReadEvents, once armed, waits for `release`.
+class PausingEventsStore final : public ForwardingUserStore {
+ public:
+  PausingEventsStore() : ForwardingUserStore(&base_) {}
+  absl::Notification reached, release;
+  std::atomic<bool> armed{false};
+
+  absl::StatusOr<std::vector<Change>> ReadEvents(int64_t after,
+                                                 int limit) override {
+    if (armed.exchange(false)) {
+      reached.Notify();
+      release.WaitForNotification();
+    }
+    return ForwardingUserStore::ReadEvents(after, limit);
+  }
+
+ private:
+  MemoryUserStore base_;
+};
+
+// A watcher stuck in a replay read of the store while its queue overflows:
+// the writer thread cuts it off without waiting for that read, so writes
+// keep completing, and the watcher ends with RESOURCE_EXHAUSTED.
+TEST(WatchUsersTest, WritesNeverWaitOnAReplayingWatcher) {
+  PausingEventsStore store;
+  WatchHub hub(/*latest_revision=*/0, /*max_queue=*/1);
+  GroupCommitter writer(&store, &hub, {});
+  Directory directory(&store, &writer, {});
+  UsersService service(&directory, &hub);
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(),
+                           &port);
+  builder.RegisterService(&service);
+  auto server = builder.BuildAndStart();
+  ASSERT_NE(port, 0);
+  auto stub = user::Users::NewStub(grpc::CreateChannel(
+      "127.0.0.1:" + std::to_string(port), grpc::InsecureChannelCredentials()));
+  auto create = [&](const std::string& name) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() +
+                     std::chrono::seconds(10));
+    user::CreateUserRequest req;
+    req.mutable_user()->set_name(name);
+    req.mutable_user()->set_email(name + "@example.com");
+    user::User out;
+    return stub->CreateUser(&ctx, req, &out);
+  };
+  ASSERT_TRUE(create("before1").ok());
+  ASSERT_TRUE(create("before2").ok());
+
+  store.armed = true;
+  // Never leave the store's reader waiting, even if an assertion fails.
+  absl::Cleanup release = [&] {
+    if (!store.release.HasBeenNotified()) store.release.Notify();
+  };
+  grpc::ClientContext watch_ctx;
+  user::WatchUsersRequest watch_req;
+  watch_req.set_since_revision(1);  // replays revision 2 from the store
+  auto watch = stub->WatchUsers(&watch_ctx, watch_req);
+  ASSERT_TRUE(store.reached.WaitForNotificationWithTimeout(absl::Seconds(30)));
+
+  // Two live events overflow a queue of one while the replay read waits.
+  for (const char* name : {"during1", "during2", "during3"}) {
+    grpc::Status s = create(name);
+    EXPECT_TRUE(s.ok()) << name << ": " << s.error_message();
+  }
+  std::move(release).Invoke();
+
+  user::UserEvent event;
+  while (watch->Read(&event)) {
+  }
+  grpc::Status end = watch->Finish();
+  EXPECT_EQ(end.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED)
+      << end.error_message();
+  server->Shutdown();
+  writer.Stop();
 }
 
 }  // namespace
