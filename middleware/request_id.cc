@@ -20,8 +20,8 @@ std::string NewRequestId() {
   thread_local std::mt19937_64 generator{std::random_device{}()};
   uint64_t value = generator();
   static constexpr char kHex[] = "0123456789abcdef";
-  std::string id(16, '0');
-  for (int i = 15; i >= 0; --i) {
+  std::string id(kNewRequestIdLength, '0');
+  for (int i = kNewRequestIdLength - 1; i >= 0; --i) {
     id[i] = kHex[value & 0xf];
     value >>= 4;
   }

@@ -1,6 +1,5 @@
 #include "service/call_interceptor.h"
 
-#include <cstring>
 #include <memory>
 #include <utility>
 
@@ -27,10 +26,8 @@ CallInterceptor::CallInterceptor(std::span<CallObserver* const> observers,
     std::string_view given(it->second.data(), it->second.size());
     if (IsAcceptableRequestId(given)) id = given;
   }
-  std::string value = id.empty() ? NewRequestId() : std::string(id);
-  request_id_length_ = value.size();
-  std::memcpy(request_id_, value.data(), value.size());
-  context_->AddInitialMetadata(std::string(kRequestIdHeader), std::move(value));
+  request_id_ = id.empty() ? NewRequestId() : std::string(id);
+  context_->AddInitialMetadata(std::string(kRequestIdHeader), request_id_);
 }
 
 const grpc::Status& CallInterceptor::End(const grpc::Status& status) {
@@ -42,7 +39,7 @@ const grpc::Status& CallInterceptor::End(const grpc::Status& status) {
   CallRecord record;
   record.method = method_;
   record.peer = peer ? std::string_view(peer.get()) : std::string_view();
-  record.request_id = std::string_view(request_id_, request_id_length_);
+  record.request_id = request_id_;
   record.code = static_cast<absl::StatusCode>(status.error_code());
   record.duration = std::chrono::steady_clock::now() - start_;
   for (auto* o : observers_) o->OnCallEnd(record);

@@ -44,8 +44,9 @@ class CallInterceptor {
   grpc::CallbackServerContext* context_;
   std::string_view method_;  // a string literal
   std::chrono::steady_clock::time_point start_;
-  char request_id_[129];
-  size_t request_id_length_ = 0;
+  // Generated ids fit std::string's inline buffer (middleware/request_id.h);
+  // so does any caller's id of up to 15 characters.
+  std::string request_id_;
   bool ended_ = false;
 };
 

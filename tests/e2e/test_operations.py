@@ -330,7 +330,7 @@ class RequestIdsAndLogs(unittest.TestCase):
             _, call = stub.ListUser.with_call(user_pb2.UserRequest(id=1),
                                               metadata=[("x-request-id", "a b\"c")])
             rid = dict(call.initial_metadata())["x-request-id"]
-            self.assertRegex(rid, r"^[0-9a-f]{16}$")
+            self.assertRegex(rid, r"^[0-9a-f]{15}$")
 
 
 class Limits(unittest.TestCase):

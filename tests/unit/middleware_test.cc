@@ -31,9 +31,11 @@ TEST(RequestIdTest, RejectsUnsafeIds) {
 TEST(RequestIdTest, NewIdsAreDistinctAndAcceptable) {
   const std::string a = NewRequestId();
   const std::string b = NewRequestId();
-  EXPECT_EQ(a.size(), 16u);
+  EXPECT_EQ(a.size(), static_cast<size_t>(kNewRequestIdLength));
   EXPECT_NE(a, b);
   EXPECT_TRUE(IsAcceptableRequestId(a));
+  // Inline in std::string: no allocation to make, keep or echo it.
+  EXPECT_LE(a.size(), std::string().capacity());
 }
 
 TEST(AccessLineTest, TextHasMethodPeerCodeDurationAndId) {
