@@ -30,7 +30,6 @@ uint64_t CachingUserStore::misses() const {
 absl::StatusOr<UserRecord> CachingUserStore::Get(int64_t id) {
   Shard& shard = ShardFor(id);
   Entry hit;
-  uint64_t generation = 0;
   {
     absl::MutexLock lock(&shard.mu);
     if (auto it = shard.index.find(id); it != shard.index.end()) {
@@ -38,19 +37,21 @@ absl::StatusOr<UserRecord> CachingUserStore::Get(int64_t id) {
       hit = *it->second;
       ++shard.hits;
     } else {
-      generation = shard.generation;
+      ++shard.filling[id].readers;
       ++shard.misses;
     }
   }
   if (hit) return *hit;  // copied outside the lock
   absl::StatusOr<UserRecord> read = target()->Get(id);
-  if (read.ok()) {
-    auto entry = std::make_shared<const UserRecord>(*read);
-    absl::MutexLock lock(&shard.mu);
-    if (shard.generation == generation && shard.writes_in_flight == 0 &&
-        !shard.index.contains(id)) {
-      Insert(shard, std::move(entry));
-    }
+  Entry entry;
+  if (read.ok()) entry = std::make_shared<const UserRecord>(*read);
+  absl::MutexLock lock(&shard.mu);
+  auto fill = shard.filling.find(id);
+  const bool stale = fill->second.stale;
+  if (--fill->second.readers == 0) shard.filling.erase(fill);
+  if (entry && !stale && !shard.writing.contains(id) &&
+      !shard.index.contains(id)) {
+    Insert(shard, std::move(entry));
   }
   return read;
 }
@@ -59,19 +60,19 @@ absl::Status CachingUserStore::Apply(
     std::span<const Mutation> mutations,
     std::vector<absl::StatusOr<Change>>* results) {
   absl::MutexLock lock(&apply_mu_);
-  // Updated and deleted users leave the cache before the commit, and their
-  // shards take no fills until it has returned: a reader that bypasses the
-  // cache (ListUsers) may see the commit at once, and a Get must not answer
-  // with an older record after that. New users are left out: an import of
-  // millions would otherwise churn the cache and slow the writer thread for
-  // reads nobody asked for.
+  // Updated and deleted users leave the cache before the commit and are not
+  // refilled until it has returned: a reader that bypasses the cache
+  // (ListUsers) may see the commit at once, and a Get must not answer with an
+  // older record after that. New users are left out: an import of millions
+  // would otherwise churn the cache and slow the writer thread for reads
+  // nobody asked for.
   std::vector<int64_t> fenced;
   for (const Mutation& m : mutations) {
     if (m.kind == Mutation::Kind::kCreate) continue;
     Shard& shard = ShardFor(m.user.id);
     absl::MutexLock shard_lock(&shard.mu);
-    ++shard.generation;
-    ++shard.writes_in_flight;
+    ++shard.writing[m.user.id];
+    MarkFillsStale(shard, m.user.id);
     if (auto it = shard.index.find(m.user.id); it != shard.index.end()) {
       shard.lru.erase(it->second);
       shard.index.erase(it);
@@ -83,10 +84,17 @@ absl::Status CachingUserStore::Apply(
     Shard& shard = ShardFor(id);
     absl::MutexLock shard_lock(&shard.mu);
     // A reader that missed during the commit may hold the old record.
-    ++shard.generation;
-    --shard.writes_in_flight;
+    MarkFillsStale(shard, id);
+    auto it = shard.writing.find(id);
+    if (--it->second == 0) shard.writing.erase(it);
   }
   return status;
+}
+
+void CachingUserStore::MarkFillsStale(Shard& shard, int64_t id) {
+  if (auto it = shard.filling.find(id); it != shard.filling.end()) {
+    it->second.stale = true;
+  }
 }
 
 void CachingUserStore::Insert(Shard& shard, Entry record) {

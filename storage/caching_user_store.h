@@ -3,7 +3,7 @@
 // For a process that is the only writer of its store - the embedded SQLite
 // default, one users-server per database file. Get answers from memory after
 // the first read of a user; Apply drops the cached entries of the users it
-// changes before it commits, and refills of their shards wait until it has
+// changes before it commits, and those users are not refilled until it has
 // returned. So a Get never answers with a record older than one the base
 // store has already shown to any reader, the same guarantee the base gives.
 //
@@ -44,14 +44,23 @@ class CachingUserStore final : public ForwardingUserStore {
  private:
   using Entry = std::shared_ptr<const UserRecord>;
   // Sharded so that readers on different threads rarely share a lock.
+  // A user being read from the base after a miss.
+  struct Fill {
+    int readers = 0;
+    // Set by a write to the user before and after its commit: what the
+    // readers read may predate it, so it is not cached.
+    bool stale = false;
+  };
   struct Shard {
     mutable absl::Mutex mu;
-    // Bumped before and after every write to a user of this shard. A reader
-    // that missed caches what it read only if no write came in between and
-    // none is in flight, so a record read before a commit can never be
-    // cached after it, nor served while the commit is visible elsewhere.
-    uint64_t generation ABSL_GUARDED_BY(mu) = 0;
-    int writes_in_flight ABSL_GUARDED_BY(mu) = 0;
+    // Fences are per user, not per shard: under steady writes a shard is
+    // nearly always being written to, and fencing the shard would stop it
+    // from caching anything. Both maps hold only calls in progress.
+    absl::flat_hash_map<int64_t, Fill> filling ABSL_GUARDED_BY(mu);
+    // Users with a commit in progress (Apply calls touching them); not
+    // cached until it returns, so nothing is served while a reader of the
+    // base (ListUsers) may already see the commit.
+    absl::flat_hash_map<int64_t, int> writing ABSL_GUARDED_BY(mu);
     std::list<Entry> lru ABSL_GUARDED_BY(mu);  // most recently read first
     absl::flat_hash_map<int64_t, std::list<Entry>::iterator> index
         ABSL_GUARDED_BY(mu);
@@ -64,6 +73,9 @@ class CachingUserStore final : public ForwardingUserStore {
     return shards_[static_cast<uint64_t>(id) % kShards];
   }
   void Insert(Shard& shard, Entry record)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(shard.mu);
+  // Marks readers of `id` that are still reading the base as stale.
+  static void MarkFillsStale(Shard& shard, int64_t id)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(shard.mu);
 
   const size_t capacity_per_shard_;

@@ -3,6 +3,7 @@
 // eviction, and concurrent readers against a writer.
 #include "storage/caching_user_store.h"
 
+#include <algorithm>
 #include <atomic>
 #include <thread>
 #include <vector>
@@ -172,6 +173,43 @@ TEST(CachingUserStoreTest, ACommittedWriteIsNeverOlderInTheCacheThanInTheBase) {
   auto after = cache.Get(id);
   ASSERT_TRUE(after.ok());
   EXPECT_EQ(after->version, renamed->user.version);
+}
+
+// Under steady writes some user of every shard is nearly always being
+// written; the others must still be cached.
+TEST(CachingUserStoreTest, AWriteInFlightFencesOnlyTheUsersItWrites) {
+  PausingStore base;
+  CachingUserStore cache(&base, 1000);
+  std::vector<int64_t> ids;
+  for (int i = 0; i < 17; ++i) {
+    auto created = ApplyOne(cache, Create("w" + std::to_string(i)));
+    ASSERT_TRUE(created.ok());
+    ids.push_back(created->user.id);
+  }
+  const int64_t written = ids.front();
+  const int64_t neighbour = written + 16;  // the same shard of 16
+  ASSERT_NE(std::find(ids.begin(), ids.end(), neighbour), ids.end());
+
+  base.ArmApplyPause();
+  absl::StatusOr<Change> renamed;
+  std::thread writer(
+      [&] { renamed = ApplyOne(cache, Rename(written, "renamed")); });
+  const bool committed =
+      base.apply_reached.WaitForNotificationWithTimeout(absl::Seconds(30));
+  const int gets_before = base.gets();
+  const bool neighbour_read =
+      cache.Get(neighbour).ok() && cache.Get(neighbour).ok();
+  const int neighbour_gets = base.gets() - gets_before;
+  const bool written_read = cache.Get(written).ok() && cache.Get(written).ok();
+  const int written_gets = base.gets() - gets_before - neighbour_gets;
+  base.apply_release.Notify();
+  writer.join();
+  ASSERT_TRUE(committed) << "the write never reached the base store";
+  ASSERT_TRUE(renamed.ok());
+  ASSERT_TRUE(neighbour_read);
+  ASSERT_TRUE(written_read);
+  EXPECT_EQ(neighbour_gets, 1) << "the neighbour was not cached";
+  EXPECT_EQ(written_gets, 2) << "a user was cached during its own commit";
 }
 
 TEST(CachingUserStoreTest, AFailedApplyForgetsTheUsersItTouched) {
