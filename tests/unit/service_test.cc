@@ -88,6 +88,27 @@ TEST_F(ServiceTest, CallerRequestIdIsEchoed) {
 namespace users {
 namespace {
 
+// `service` alone on a free loopback port, with a stub to call it.
+struct InProcessServer {
+  explicit InProcessServer(grpc::Service* service) {
+    grpc::ServerBuilder builder;
+    int port = 0;
+    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(),
+                             &port);
+    builder.RegisterService(service);
+    server = builder.BuildAndStart();
+    if (port == 0) {
+      server.reset();
+      return;
+    }
+    stub = user::Users::NewStub(
+        grpc::CreateChannel("127.0.0.1:" + std::to_string(port),
+                            grpc::InsecureChannelCredentials()));
+  }
+  std::unique_ptr<grpc::Server> server;
+  std::unique_ptr<user::Users::Stub> stub;
+};
+
 class MockStore : public UserStore {
  public:
   MOCK_METHOD(absl::Status, Apply,
@@ -120,15 +141,10 @@ TEST(ServiceErrorBoundaryTest, ThrowingHandlerYieldsInternalAndServerSurvives) {
   GroupCommitter writer(&store, nullptr, {});
   Directory directory(&store, &writer, {});
   UsersService service(&directory);
-  grpc::ServerBuilder builder;
-  int port = 0;
-  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(),
-                           &port);
-  builder.RegisterService(&service);
-  auto server = builder.BuildAndStart();
-  ASSERT_NE(port, 0);
-  auto stub = user::Users::NewStub(grpc::CreateChannel(
-      "127.0.0.1:" + std::to_string(port), grpc::InsecureChannelCredentials()));
+  InProcessServer in_process(&service);
+  ASSERT_TRUE(in_process.server != nullptr);
+  auto& server = in_process.server;
+  auto& stub = in_process.stub;
 
   for (int i = 0; i < 3; ++i) {
     grpc::ClientContext ctx;
@@ -194,15 +210,10 @@ TEST(WatchUsersTest, WritesNeverWaitOnAReplayingWatcher) {
   GroupCommitter writer(&store, &hub, {});
   Directory directory(&store, &writer, {});
   UsersService service(&directory, &hub);
-  grpc::ServerBuilder builder;
-  int port = 0;
-  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(),
-                           &port);
-  builder.RegisterService(&service);
-  auto server = builder.BuildAndStart();
-  ASSERT_NE(port, 0);
-  auto stub = user::Users::NewStub(grpc::CreateChannel(
-      "127.0.0.1:" + std::to_string(port), grpc::InsecureChannelCredentials()));
+  InProcessServer in_process(&service);
+  ASSERT_TRUE(in_process.server != nullptr);
+  auto& server = in_process.server;
+  auto& stub = in_process.stub;
   auto create = [&](const std::string& name) {
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() +
