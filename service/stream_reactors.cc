@@ -85,9 +85,9 @@ class WatchReactor final : public grpc::ServerWriteReactor<user::UserEvent>,
     Pump();
   }
 
-  // On the writer thread, under the hub's lock: reads started_ and
-  // replaying_ without mu_, which a replaying reactor holds across store
-  // reads, so that one watcher's replay never delays every commit.
+  // On the writer thread, under the hub's lock: takes mu_ only briefly (a
+  // replaying reactor reads the store with mu_ released), so that one
+  // watcher's replay never delays every commit.
   void Wake() override {
     if (!started_) return;
     const auto state = subscription_->state();

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <vector>
 
+#include "absl/cleanup/cleanup.h"
+
 namespace users {
 
 CachingUserStore::CachingUserStore(UserStore* base, size_t capacity)
@@ -42,13 +44,19 @@ absl::StatusOr<UserRecord> CachingUserStore::Get(int64_t id) {
     }
   }
   if (hit) return *hit;  // copied outside the lock
-  absl::StatusOr<UserRecord> read = target()->Get(id);
+  absl::StatusOr<UserRecord> read;
   Entry entry;
-  if (read.ok()) entry = std::make_shared<const UserRecord>(*read);
+  try {
+    read = target()->Get(id);
+    if (read.ok()) entry = std::make_shared<const UserRecord>(*read);
+  } catch (...) {
+    // A fill left registered would keep this user out of the cache.
+    absl::MutexLock lock(&shard.mu);
+    EndFill(shard, id);
+    throw;
+  }
   absl::MutexLock lock(&shard.mu);
-  auto fill = shard.filling.find(id);
-  const bool stale = fill->second.stale;
-  if (--fill->second.readers == 0) shard.filling.erase(fill);
+  const bool stale = EndFill(shard, id);
   if (entry && !stale && !shard.writing.contains(id) &&
       !shard.index.contains(id)) {
     Insert(shard, std::move(entry));
@@ -67,28 +75,39 @@ absl::Status CachingUserStore::Apply(
   // would otherwise churn the cache and slow the writer thread for reads
   // nobody asked for.
   std::vector<int64_t> fenced;
+  fenced.reserve(mutations.size());  // no push_back below can throw
+  // Even if something throws: a fence left up would keep its user out of
+  // the cache for good.
+  absl::Cleanup unfence = [&] {
+    for (int64_t id : fenced) {
+      Shard& shard = ShardFor(id);
+      absl::MutexLock shard_lock(&shard.mu);
+      // A reader that missed during the commit may hold the old record.
+      MarkFillsStale(shard, id);
+      auto it = shard.writing.find(id);
+      if (--it->second == 0) shard.writing.erase(it);
+    }
+  };
   for (const Mutation& m : mutations) {
     if (m.kind == Mutation::Kind::kCreate) continue;
     Shard& shard = ShardFor(m.user.id);
     absl::MutexLock shard_lock(&shard.mu);
     ++shard.writing[m.user.id];
+    fenced.push_back(m.user.id);
     MarkFillsStale(shard, m.user.id);
     if (auto it = shard.index.find(m.user.id); it != shard.index.end()) {
       shard.lru.erase(it->second);
       shard.index.erase(it);
     }
-    fenced.push_back(m.user.id);
   }
-  absl::Status status = target()->Apply(mutations, results);
-  for (int64_t id : fenced) {
-    Shard& shard = ShardFor(id);
-    absl::MutexLock shard_lock(&shard.mu);
-    // A reader that missed during the commit may hold the old record.
-    MarkFillsStale(shard, id);
-    auto it = shard.writing.find(id);
-    if (--it->second == 0) shard.writing.erase(it);
-  }
-  return status;
+  return target()->Apply(mutations, results);
+}
+
+bool CachingUserStore::EndFill(Shard& shard, int64_t id) {
+  auto fill = shard.filling.find(id);
+  const bool stale = fill->second.stale;
+  if (--fill->second.readers == 0) shard.filling.erase(fill);
+  return stale;
 }
 
 void CachingUserStore::MarkFillsStale(Shard& shard, int64_t id) {

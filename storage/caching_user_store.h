@@ -74,6 +74,10 @@ class CachingUserStore final : public ForwardingUserStore {
   }
   void Insert(Shard& shard, Entry record)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(shard.mu);
+  // Unregisters one reader of `id` that missed; true if a write made what it
+  // read stale.
+  static bool EndFill(Shard& shard, int64_t id)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(shard.mu);
   // Marks readers of `id` that are still reading the base as stale.
   static void MarkFillsStale(Shard& shard, int64_t id)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(shard.mu);

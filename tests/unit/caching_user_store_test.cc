@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <stdexcept>
 #include <thread>
 #include <vector>
 
@@ -65,6 +66,7 @@ class PausingStore final : public ForwardingUserStore {
     if (fail_next_apply_.exchange(false)) {
       return absl::UnavailableError("disk on fire");
     }
+    if (throw_next_apply_.exchange(false)) throw std::runtime_error("gone");
     absl::Status status = base_.Apply(mutations, results);
     if (apply_armed_.exchange(false)) {
       apply_reached.Notify();
@@ -74,6 +76,7 @@ class PausingStore final : public ForwardingUserStore {
   }
   absl::StatusOr<UserRecord> Get(int64_t id) override {
     ++gets_;
+    if (throw_next_get_.exchange(false)) throw std::runtime_error("disk gone");
     auto record = base_.Get(id);
     if (armed_.exchange(false)) {
       reached.Notify();
@@ -83,6 +86,8 @@ class PausingStore final : public ForwardingUserStore {
   }
 
   void FailNextApply() { fail_next_apply_ = true; }
+  void ThrowNextGet() { throw_next_get_ = true; }
+  void ThrowNextApply() { throw_next_apply_ = true; }
   int gets() const { return gets_; }
 
  private:
@@ -90,6 +95,8 @@ class PausingStore final : public ForwardingUserStore {
   std::atomic<bool> armed_{false};
   std::atomic<bool> apply_armed_{false};
   std::atomic<bool> fail_next_apply_{false};
+  std::atomic<bool> throw_next_get_{false};
+  std::atomic<bool> throw_next_apply_{false};
   std::atomic<int> gets_{0};
 };
 
@@ -210,6 +217,27 @@ TEST(CachingUserStoreTest, AWriteInFlightFencesOnlyTheUsersItWrites) {
   ASSERT_TRUE(written_read);
   EXPECT_EQ(neighbour_gets, 1) << "the neighbour was not cached";
   EXPECT_EQ(written_gets, 2) << "a user was cached during its own commit";
+}
+
+// A base that throws must not leave a fence up: the user would never be
+// cached again.
+TEST(CachingUserStoreTest, AThrowingBaseLeavesNoFenceBehind) {
+  PausingStore base;
+  CachingUserStore cache(&base, 1000);
+  auto created = ApplyOne(cache, Create("dora"));
+  ASSERT_TRUE(created.ok());
+  const int64_t id = created->user.id;
+
+  base.ThrowNextGet();
+  EXPECT_THROW(cache.Get(id).IgnoreError(), std::runtime_error);
+  base.ThrowNextApply();
+  EXPECT_THROW(ApplyOne(cache, Rename(id, "dorothy")).IgnoreError(),
+               std::runtime_error);
+
+  const int gets_before = base.gets();
+  ASSERT_TRUE(cache.Get(id).ok());  // a miss, cached
+  ASSERT_TRUE(cache.Get(id).ok());  // a hit
+  EXPECT_EQ(base.gets() - gets_before, 1);
 }
 
 TEST(CachingUserStoreTest, AFailedApplyForgetsTheUsersItTouched) {

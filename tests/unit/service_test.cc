@@ -238,7 +238,8 @@ TEST(WatchUsersTest, WritesNeverWaitOnAReplayingWatcher) {
   auto watch = stub->WatchUsers(&watch_ctx, watch_req);
   ASSERT_TRUE(store.reached.WaitForNotificationWithTimeout(absl::Seconds(30)));
 
-  // Two live events overflow a queue of one while the replay read waits.
+  // Live events overflow a queue of one while the replay read waits; the
+  // third commit finds it over the limit.
   for (const char* name : {"during1", "during2", "during3"}) {
     grpc::Status s = create(name);
     EXPECT_TRUE(s.ok()) << name << ": " << s.error_message();
