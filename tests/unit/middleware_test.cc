@@ -80,6 +80,34 @@ TEST(AccessLineTest, JsonHasTheSameFields) {
   EXPECT_EQ(line.back(), '}');
 }
 
+TEST(AccessLineTest, ExactJsonLineWithPaddedFractions) {
+  CallRecord r;
+  r.method = "/user.Users/GetUser";
+  r.peer = "ipv6:[::1]:1";
+  r.request_id = "abc";
+  r.code = absl::StatusCode::kOk;
+  r.duration = std::chrono::microseconds(12007);  // 12.007 ms
+  fmt::memory_buffer out;
+  FormatAccessLine(r, LogFormat::kJson,
+                   std::chrono::system_clock::time_point(
+                       std::chrono::microseconds(1764033711000042)),
+                   out);
+  EXPECT_EQ(fmt::to_string(out),
+            R"({"time":"2025-11-25T01:21:51.000042Z","level":"info",)"
+            R"("log":"access","method":"/user.Users/GetUser",)"
+            R"("peer":"ipv6:[::1]:1","code":"OK","duration_ms":12.007,)"
+            R"("request_id":"abc"})");
+  r.duration = std::chrono::nanoseconds(400);  // rounds to 0.000
+  out.clear();
+  FormatAccessLine(r, LogFormat::kText,
+                   std::chrono::system_clock::time_point(
+                       std::chrono::microseconds(1764033711000000)),
+                   out);
+  EXPECT_EQ(fmt::to_string(out),
+            "2025-11-25T01:21:51.000000Z access /user.Users/GetUser "
+            "peer=ipv6:[::1]:1 code=OK duration_ms=0.000 request_id=abc");
+}
+
 TEST(LineWriterTest, WritesEveryLineFromManyThreadsWhole) {
   int fds[2];
   ASSERT_EQ(pipe(fds), 0);
