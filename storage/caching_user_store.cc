@@ -32,6 +32,7 @@ uint64_t CachingUserStore::misses() const {
 absl::StatusOr<UserRecord> CachingUserStore::Get(int64_t id) {
   Shard& shard = ShardFor(id);
   Entry hit;
+  uint64_t registered_at = 0;
   {
     absl::MutexLock lock(&shard.mu);
     if (auto it = shard.index.find(id); it != shard.index.end()) {
@@ -40,6 +41,7 @@ absl::StatusOr<UserRecord> CachingUserStore::Get(int64_t id) {
       ++shard.hits;
     } else {
       ++shard.filling[id].readers;
+      registered_at = shard.marks;
       ++shard.misses;
     }
   }
@@ -52,11 +54,11 @@ absl::StatusOr<UserRecord> CachingUserStore::Get(int64_t id) {
   } catch (...) {
     // A fill left registered would keep this user out of the cache.
     absl::MutexLock lock(&shard.mu);
-    EndFill(shard, id);
+    EndFill(shard, id, registered_at);
     throw;
   }
   absl::MutexLock lock(&shard.mu);
-  const bool stale = EndFill(shard, id);
+  const bool stale = EndFill(shard, id, registered_at);
   if (entry && !stale && !shard.writing.contains(id) &&
       !shard.index.contains(id)) {
     Insert(shard, std::move(entry));
@@ -103,16 +105,17 @@ absl::Status CachingUserStore::Apply(
   return target()->Apply(mutations, results);
 }
 
-bool CachingUserStore::EndFill(Shard& shard, int64_t id) {
+bool CachingUserStore::EndFill(Shard& shard, int64_t id,
+                               uint64_t registered_at) {
   auto fill = shard.filling.find(id);
-  const bool stale = fill->second.stale;
+  const bool stale = fill->second.last_mark > registered_at;
   if (--fill->second.readers == 0) shard.filling.erase(fill);
   return stale;
 }
 
 void CachingUserStore::MarkFillsStale(Shard& shard, int64_t id) {
   if (auto it = shard.filling.find(id); it != shard.filling.end()) {
-    it->second.stale = true;
+    it->second.last_mark = ++shard.marks;
   }
 }
 

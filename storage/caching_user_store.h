@@ -43,16 +43,18 @@ class CachingUserStore final : public ForwardingUserStore {
 
  private:
   using Entry = std::shared_ptr<const UserRecord>;
-  // Sharded so that readers on different threads rarely share a lock.
   // A user being read from the base after a miss.
   struct Fill {
     int readers = 0;
-    // Set by a write to the user before and after its commit: what the
-    // readers read may predate it, so it is not cached.
-    bool stale = false;
+    // Set from the shard's `marks` by a write to the user, before and after
+    // its commit: a reader that registered before it may have read what the
+    // write replaced, so its read is not cached; one that came later may be.
+    uint64_t last_mark = 0;
   };
+  // Sharded so that readers on different threads rarely share a lock.
   struct Shard {
     mutable absl::Mutex mu;
+    uint64_t marks ABSL_GUARDED_BY(mu) = 0;
     // Fences are per user, not per shard: under steady writes a shard is
     // nearly always being written to, and fencing the shard would stop it
     // from caching anything. Both maps hold only calls in progress.
@@ -74,11 +76,11 @@ class CachingUserStore final : public ForwardingUserStore {
   }
   void Insert(Shard& shard, Entry record)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(shard.mu);
-  // Unregisters one reader of `id` that missed; true if a write made what it
-  // read stale.
-  static bool EndFill(Shard& shard, int64_t id)
+  // Unregisters a reader of `id` that registered when the shard's `marks`
+  // was `registered_at`; true if a write made what it read stale.
+  static bool EndFill(Shard& shard, int64_t id, uint64_t registered_at)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(shard.mu);
-  // Marks readers of `id` that are still reading the base as stale.
+  // Marks the readers of `id` that are reading the base now as stale.
   static void MarkFillsStale(Shard& shard, int64_t id)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(shard.mu);
 

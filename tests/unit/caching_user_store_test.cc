@@ -240,6 +240,38 @@ TEST(CachingUserStoreTest, AThrowingBaseLeavesNoFenceBehind) {
   EXPECT_EQ(base.gets() - gets_before, 1);
 }
 
+// A reader still holding what a commit replaced must not stop a reader that
+// came after the commit from caching the new record.
+TEST(CachingUserStoreTest, AReadAfterACommitIsCachedWhileAnOlderReadIsOut) {
+  PausingStore base;
+  CachingUserStore cache(&base, 1000);
+  auto created = ApplyOne(cache, Create("erin"));
+  ASSERT_TRUE(created.ok());
+  const int64_t id = created->user.id;
+
+  base.ArmPause();
+  absl::StatusOr<UserRecord> old_read;
+  std::thread reader([&] { old_read = cache.Get(id); });
+  const bool paused =
+      base.reached.WaitForNotificationWithTimeout(absl::Seconds(30));
+  auto renamed = ApplyOne(cache, Rename(id, "erina"));
+  const int gets_before = base.gets();
+  auto fresh = cache.Get(id);  // a miss after the commit
+  auto again = cache.Get(id);  // a hit
+  const int gets = base.gets() - gets_before;
+  base.release.Notify();
+  reader.join();
+  ASSERT_TRUE(paused) << "the reader never reached the base store";
+  ASSERT_TRUE(renamed.ok());
+  ASSERT_TRUE(fresh.ok());
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->name, "erina");
+  EXPECT_EQ(gets, 1) << "the read after the commit was not cached";
+  auto after = cache.Get(id);  // the old read must not have replaced it
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(after->name, "erina");
+}
+
 TEST(CachingUserStoreTest, AFailedApplyForgetsTheUsersItTouched) {
   PausingStore base;
   CachingUserStore cache(&base, 1000);
