@@ -3,12 +3,33 @@
 #include <utility>
 
 #include "directory/directory.h"
+#include "directory/validation.h"
 #include "errors/errors.h"
 
 namespace users {
 
+namespace {
+
+// Every valid name, whole (64 characters of up to 4 bytes each).
+constexpr size_t kMaxKeptNameBytes = 4 * kMaxNameLength;
+
+// What an entry keeps of a name: a client may send names of megabytes, and
+// every entry of a batch stays in memory until the batch is recorded, and up
+// to kMaxReportedErrors of them go back in the summary. Cut on a UTF-8
+// character boundary, so the summary stays valid UTF-8.
+std::string KeptName(const std::string& name) {
+  if (name.size() <= kMaxKeptNameBytes) return name;
+  size_t cut = kMaxKeptNameBytes;
+  while (cut > 0 && (static_cast<unsigned char>(name[cut]) & 0xC0) == 0x80) {
+    --cut;
+  }
+  return name.substr(0, cut) + "\u2026";
+}
+
+}  // namespace
+
 void ImportSession::Add(const user::User& user) {
-  Entry entry{next_index_++, user.name(), absl::OkStatus()};
+  Entry entry{next_index_++, KeptName(user.name()), absl::OkStatus()};
   std::vector<FieldViolation> violations;
   Directory::ValidateNewUser(user, "user.", &violations);
   if (!violations.empty()) {

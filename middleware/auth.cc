@@ -54,8 +54,9 @@ absl::StatusOr<TokenAuthenticator> TokenAuthenticator::Parse(
     } else if (role == "writer") {
       entry.role = Role::kWriter;
     } else {
-      return bad("role must be reader or writer, not \"" + std::string(role) +
-                 "\"");
+      // The value is not quoted: on a line written the wrong way round, or
+      // with a space in the token, it is (part of) a secret.
+      return bad("role must be reader or writer");
     }
     auth.entries_.push_back(entry);
   }

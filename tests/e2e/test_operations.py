@@ -238,6 +238,17 @@ class Auth(unittest.TestCase):
         self.assertIn("line 5", r.stderr)
         self.assertNotIn("tok3n", r.stderr)
 
+    def test_a_line_written_the_wrong_way_round_does_not_log_the_token(self):
+        with open(self.tokens, "a") as f:
+            f.write("writer s3cr3t-t0ken\n")
+        r = subprocess.run([SERVER_BIN, "--port", "0", "--db", ":memory:",
+                            "--auth-tokens", self.tokens],
+                           capture_output=True, text=True, timeout=30)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("line 5", r.stderr)
+        self.assertIn("role must be reader or writer", r.stderr)
+        self.assertNotIn("s3cr3t", r.stderr + r.stdout)
+
 
 class Metrics(unittest.TestCase):
     def scrape(self, port):

@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include "directory/import_session.h"
 #include "errors/errors.h"
 #include "storage/memory_user_store.h"
 
@@ -240,6 +241,42 @@ TEST_F(DirectoryTest, PassedDeadlineWritesNothing) {
   EXPECT_EQ(p.get_future().get().status().code(),
             absl::StatusCode::kDeadlineExceeded);
   EXPECT_EQ(List(10, "")->users_size(), 0);
+}
+
+}  // namespace
+}  // namespace users
+
+namespace users {
+namespace {
+
+// A client may send names of megabytes: an import keeps, and reports, only
+// as much of an invalid name as a valid one could hold, cut on a character.
+TEST(ImportSessionTest, KeepsOnlyABoundedPrefixOfAnInvalidName) {
+  ImportSession session;
+  user::User huge;
+  huge.set_name(std::string(1 << 20, 'a'));
+  huge.set_email("a@example.com");
+  session.Add(huge);
+  user::User wide;  // 3-byte characters: 255 bytes, then a cut inside one
+  std::string name;
+  for (int i = 0; i < 100; ++i) name += "\xE2\x82\xAC";  // U+20AC
+  wide.set_name(name);
+  wide.set_email("b@example.com");
+  session.Add(wide);
+  ImportSession::Batch batch = session.TakeBatch();
+  session.Record(batch, {});
+
+  const auto& summary = session.summary();
+  ASSERT_EQ(summary.errors_size(), 2);
+  EXPECT_EQ(summary.failed(), 2);
+  const std::string& kept = summary.errors(0).name();
+  EXPECT_LE(kept.size(), 256u + 3u);
+  EXPECT_EQ(kept.substr(0, 10), std::string(10, 'a'));
+  EXPECT_EQ(kept.substr(kept.size() - 3), "\xE2\x80\xA6");  // the ellipsis
+  const std::string& cut = summary.errors(1).name();
+  EXPECT_EQ(cut, name.substr(0, 255) + "\xE2\x80\xA6");
+  EXPECT_EQ(summary.errors(0).code(),
+            static_cast<int>(absl::StatusCode::kInvalidArgument));
 }
 
 }  // namespace
