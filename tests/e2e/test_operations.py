@@ -228,22 +228,22 @@ class Auth(unittest.TestCase):
         with Server() as s:
             self.assertTrue(wait_for(lambda: "auth is OFF" in s.stderr()))
 
-    def test_malformed_file_stops_start_up_naming_the_line(self):
+    def start_with_extra_line(self, line):
+        """Starts the server with `line` appended to the tokens file."""
         with open(self.tokens, "a") as f:
-            f.write("tok3n admin\n")
-        r = subprocess.run([SERVER_BIN, "--port", "0", "--db", ":memory:",
-                            "--auth-tokens", self.tokens],
-                           capture_output=True, text=True, timeout=30)
+            f.write(line + "\n")
+        return subprocess.run([SERVER_BIN, "--port", "0", "--db", ":memory:",
+                               "--auth-tokens", self.tokens],
+                              capture_output=True, text=True, timeout=30)
+
+    def test_malformed_file_stops_start_up_naming_the_line(self):
+        r = self.start_with_extra_line("tok3n admin")
         self.assertEqual(r.returncode, 1)
         self.assertIn("line 5", r.stderr)
         self.assertNotIn("tok3n", r.stderr)
 
     def test_a_line_written_the_wrong_way_round_does_not_log_the_token(self):
-        with open(self.tokens, "a") as f:
-            f.write("writer s3cr3t-t0ken\n")
-        r = subprocess.run([SERVER_BIN, "--port", "0", "--db", ":memory:",
-                            "--auth-tokens", self.tokens],
-                           capture_output=True, text=True, timeout=30)
+        r = self.start_with_extra_line("writer s3cr3t-t0ken")
         self.assertEqual(r.returncode, 1)
         self.assertIn("line 5", r.stderr)
         self.assertIn("role must be reader or writer", r.stderr)

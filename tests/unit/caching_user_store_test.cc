@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <atomic>
 #include <stdexcept>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -100,15 +101,26 @@ class PausingStore final : public ForwardingUserStore {
   std::atomic<int> gets_{0};
 };
 
-TEST(CachingUserStoreTest, ReadsAfterWritesSeeTheWriteWithoutTheBase) {
-  PausingStore base;
-  CachingUserStore cache(&base, 1000);
-  auto created = ApplyOne(cache, Create("alice"));
-  ASSERT_TRUE(created.ok());
-  const int64_t id = created->user.id;
+// A cache of 1,000 users over a PausingStore.
+class CachingUserStoreTest : public ::testing::Test {
+ protected:
+  // Creates `name` through the cache; the new user.
+  UserRecord MustCreate(const std::string& name) {
+    auto created = ApplyOne(cache, Create(name));
+    EXPECT_TRUE(created.ok()) << created.status();
+    return created.ok() ? created->user : UserRecord{};
+  }
 
-  EXPECT_EQ(*cache.Get(id), created->user);  // miss: read from the base
-  EXPECT_EQ(*cache.Get(id), created->user);  // hit
+  PausingStore base;
+  CachingUserStore cache{&base, 1000};
+};
+
+TEST_F(CachingUserStoreTest, ReadsAfterWritesSeeTheWriteWithoutTheBase) {
+  const UserRecord created = MustCreate("alice");
+  const int64_t id = created.id;
+
+  EXPECT_EQ(*cache.Get(id), created);  // miss: read from the base
+  EXPECT_EQ(*cache.Get(id), created);  // hit
   EXPECT_EQ(base.gets(), 1);
 
   auto renamed = ApplyOne(cache, Rename(id, "alicia"));
@@ -127,12 +139,9 @@ TEST(CachingUserStoreTest, ReadsAfterWritesSeeTheWriteWithoutTheBase) {
   EXPECT_EQ(cache.misses(), 3u);
 }
 
-TEST(CachingUserStoreTest, ARecordReadBeforeADeleteIsNotCachedAfterIt) {
-  PausingStore base;
-  CachingUserStore cache(&base, 1000);
-  auto created = ApplyOne(cache, Create("bob"));
-  ASSERT_TRUE(created.ok());
-  const int64_t id = created->user.id;
+TEST_F(CachingUserStoreTest, ARecordReadBeforeADeleteIsNotCachedAfterIt) {
+  const UserRecord created = MustCreate("bob");
+  const int64_t id = created.id;
 
   base.ArmPause();
   std::thread reader([&] {
@@ -151,12 +160,10 @@ TEST(CachingUserStoreTest, ARecordReadBeforeADeleteIsNotCachedAfterIt) {
   EXPECT_EQ(cache.Get(id).status().code(), absl::StatusCode::kNotFound);
 }
 
-TEST(CachingUserStoreTest, ACommittedWriteIsNeverOlderInTheCacheThanInTheBase) {
-  PausingStore base;
-  CachingUserStore cache(&base, 1000);
-  auto created = ApplyOne(cache, Create("carol"));
-  ASSERT_TRUE(created.ok());
-  const int64_t id = created->user.id;
+TEST_F(CachingUserStoreTest,
+       ACommittedWriteIsNeverOlderInTheCacheThanInTheBase) {
+  const UserRecord created = MustCreate("carol");
+  const int64_t id = created.id;
   ASSERT_TRUE(cache.Get(id).ok());  // cached at the first version
 
   base.ArmApplyPause();
@@ -184,9 +191,7 @@ TEST(CachingUserStoreTest, ACommittedWriteIsNeverOlderInTheCacheThanInTheBase) {
 
 // Under steady writes some user of every shard is nearly always being
 // written; the others must still be cached.
-TEST(CachingUserStoreTest, AWriteInFlightFencesOnlyTheUsersItWrites) {
-  PausingStore base;
-  CachingUserStore cache(&base, 1000);
+TEST_F(CachingUserStoreTest, AWriteInFlightFencesOnlyTheUsersItWrites) {
   std::vector<int64_t> ids;
   for (int i = 0; i < 17; ++i) {
     auto created = ApplyOne(cache, Create("w" + std::to_string(i)));
@@ -221,12 +226,9 @@ TEST(CachingUserStoreTest, AWriteInFlightFencesOnlyTheUsersItWrites) {
 
 // A base that throws must not leave a fence up: the user would never be
 // cached again.
-TEST(CachingUserStoreTest, AThrowingBaseLeavesNoFenceBehind) {
-  PausingStore base;
-  CachingUserStore cache(&base, 1000);
-  auto created = ApplyOne(cache, Create("dora"));
-  ASSERT_TRUE(created.ok());
-  const int64_t id = created->user.id;
+TEST_F(CachingUserStoreTest, AThrowingBaseLeavesNoFenceBehind) {
+  const UserRecord created = MustCreate("dora");
+  const int64_t id = created.id;
 
   base.ThrowNextGet();
   EXPECT_THROW(cache.Get(id).IgnoreError(), std::runtime_error);
@@ -242,12 +244,9 @@ TEST(CachingUserStoreTest, AThrowingBaseLeavesNoFenceBehind) {
 
 // A reader still holding what a commit replaced must not stop a reader that
 // came after the commit from caching the new record.
-TEST(CachingUserStoreTest, AReadAfterACommitIsCachedWhileAnOlderReadIsOut) {
-  PausingStore base;
-  CachingUserStore cache(&base, 1000);
-  auto created = ApplyOne(cache, Create("erin"));
-  ASSERT_TRUE(created.ok());
-  const int64_t id = created->user.id;
+TEST_F(CachingUserStoreTest, AReadAfterACommitIsCachedWhileAnOlderReadIsOut) {
+  const UserRecord created = MustCreate("erin");
+  const int64_t id = created.id;
 
   base.ArmPause();
   absl::StatusOr<UserRecord> old_read;
@@ -272,12 +271,9 @@ TEST(CachingUserStoreTest, AReadAfterACommitIsCachedWhileAnOlderReadIsOut) {
   EXPECT_EQ(after->name, "erina");
 }
 
-TEST(CachingUserStoreTest, AFailedApplyForgetsTheUsersItTouched) {
-  PausingStore base;
-  CachingUserStore cache(&base, 1000);
-  auto created = ApplyOne(cache, Create("carol"));
-  ASSERT_TRUE(created.ok());
-  const int64_t id = created->user.id;
+TEST_F(CachingUserStoreTest, AFailedApplyForgetsTheUsersItTouched) {
+  const UserRecord created = MustCreate("carol");
+  const int64_t id = created.id;
   ASSERT_TRUE(cache.Get(id).ok());
   ASSERT_EQ(base.gets(), 1);
 
@@ -290,7 +286,7 @@ TEST(CachingUserStoreTest, AFailedApplyForgetsTheUsersItTouched) {
   EXPECT_EQ(base.gets(), 2);  // asked the base again
 }
 
-TEST(CachingUserStoreTest, EvictsTheLeastRecentlyReadBeyondCapacity) {
+TEST(CachingUserStoreCapacityTest, EvictsTheLeastRecentlyReadBeyondCapacity) {
   PausingStore base;
   // 16 shards of one entry: ids 1 and 17 share a shard.
   CachingUserStore cache(&base, 16);
@@ -307,7 +303,8 @@ TEST(CachingUserStoreTest, EvictsTheLeastRecentlyReadBeyondCapacity) {
   EXPECT_EQ(cache.hits(), 1u);
 }
 
-TEST(CachingUserStoreTest, ReadersNeverSeeAVersionOlderThanAReturnedWrite) {
+TEST(CachingUserStoreCapacityTest,
+     ReadersNeverSeeAVersionOlderThanAReturnedWrite) {
   MemoryUserStore base(1000);
   // One entry per shard and 40 users over 16 shards: fills, hits and
   // evictions all race the writer.
