@@ -221,6 +221,12 @@ absl::Status UsersServer::Start() {
   // and deadlines.
   builder.AddChannelArgument(GRPC_ARG_ENABLE_CHANNELZ, 0);
   builder.AddChannelArgument(GRPC_ARG_HTTP2_BDP_PROBE, 0);
+  // Replies are never compressed (no compression level is set anywhere), so
+  // the compress filter would only pass them through; without it a call
+  // costs ~430 fewer instructions and ~260 fewer bytes of its arena
+  // (docs/performance.md). Compressed requests are still accepted: the
+  // decompress filter is a separate one and stays.
+  builder.AddChannelArgument(GRPC_ARG_ENABLE_PER_MESSAGE_COMPRESSION, 0);
   server_ = builder.BuildAndStart();
   if (!server_ || port_ == 0) {
     server_.reset();

@@ -374,6 +374,19 @@ class Limits(unittest.TestCase):
             self.assertEqual(stub.ListUser(user_pb2.UserRequest(id=1, name="ok")).details[0].value,
                              "ok")
 
+    def test_compressed_requests_are_accepted_and_limited_by_their_inflated_size(self):
+        # The server never compresses replies and drops grpc's compress
+        # filter; decompressing requests is a separate filter and must stay.
+        with Server(args=["--max-message-bytes", "2048"]) as s, \
+                grpc.insecure_channel(s.target, compression=grpc.Compression.Gzip) as ch:
+            stub = user_pb2_grpc.UsersStub(ch)
+            name = "y" * 1000
+            self.assertEqual(stub.ListUser(user_pb2.UserRequest(id=1, name=name),
+                                           timeout=5).details[0].value, name)
+            with self.assertRaises(grpc.RpcError) as cm:  # ~40 bytes on the wire
+                stub.ListUser(user_pb2.UserRequest(id=1, name="y" * 4096), timeout=5)
+            self.assertEqual(cm.exception.code(), grpc.StatusCode.RESOURCE_EXHAUSTED)
+
 
 class Configuration(unittest.TestCase):
     def test_environment_variables(self):
