@@ -1,6 +1,9 @@
 #include "directory/import_session.h"
 
+#include <optional>
 #include <utility>
+
+#include <google/protobuf/unknown_field_set.h>
 
 #include "directory/directory.h"
 #include "directory/validation.h"
@@ -26,19 +29,78 @@ std::string KeptName(const std::string& name) {
   return name.substr(0, cut) + "\u2026";
 }
 
+// The user's string fields read from an ImportUsersRequest's wire bytes
+// without protobuf's UTF-8 check, which is what refused them; nothing if the
+// bytes are not a message with a user in it at all.
+std::optional<user::User> SalvageUser(std::string_view request_bytes) {
+  using google::protobuf::UnknownField;
+  using google::protobuf::UnknownFieldSet;
+  std::optional<user::User> user;
+  UnknownFieldSet request;
+  if (!request.ParseFromArray(request_bytes.data(),
+                              static_cast<int>(request_bytes.size()))) {
+    return user;
+  }
+  for (int i = 0; i < request.field_count(); ++i) {
+    const UnknownField& field = request.field(i);
+    if (field.number() != user::ImportUsersRequest::kUserFieldNumber ||
+        field.type() != UnknownField::TYPE_LENGTH_DELIMITED) {
+      continue;
+    }
+    UnknownFieldSet fields;
+    if (!fields.ParseFromString(field.length_delimited())) continue;
+    if (!user) user.emplace();
+    for (int j = 0; j < fields.field_count(); ++j) {
+      const UnknownField& f = fields.field(j);
+      if (f.type() != UnknownField::TYPE_LENGTH_DELIMITED) continue;
+      switch (f.number()) {
+        case user::User::kNameFieldNumber:
+          user->set_name(f.length_delimited());
+          break;
+        case user::User::kEmailFieldNumber:
+          user->set_email(f.length_delimited());
+          break;
+        case user::User::kDisplayNameFieldNumber:
+          user->set_display_name(f.length_delimited());
+          break;
+        default:
+          break;
+      }
+    }
+  }
+  return user;
+}
+
+std::string JoinViolations(const std::vector<FieldViolation>& violations) {
+  std::string message;
+  for (const auto& v : violations) {
+    if (!message.empty()) message += "; ";
+    message += v.field + " " + v.description;
+  }
+  return message;
+}
+
 }  // namespace
+
+void ImportSession::AddMalformed(std::string_view request_bytes) {
+  const std::optional<user::User> user = SalvageUser(request_bytes);
+  std::vector<FieldViolation> violations;
+  if (user) Directory::ValidateNewUser(*user, "user.", &violations);
+  std::string message = violations.empty()
+                            ? "not a valid ImportUsersRequest: protobuf could "
+                              "not parse it"
+                            : JoinViolations(violations);
+  pending_.entries.push_back(Entry{
+      next_index_++, user ? KeptName(ReplaceInvalidUtf8(user->name())) : "",
+      absl::InvalidArgumentError(message)});
+}
 
 void ImportSession::Add(const user::User& user) {
   Entry entry{next_index_++, KeptName(user.name()), absl::OkStatus()};
   std::vector<FieldViolation> violations;
   Directory::ValidateNewUser(user, "user.", &violations);
   if (!violations.empty()) {
-    std::string message;
-    for (const auto& v : violations) {
-      if (!message.empty()) message += "; ";
-      message += v.field + " " + v.description;
-    }
-    entry.invalid = absl::InvalidArgumentError(message);
+    entry.invalid = absl::InvalidArgumentError(JoinViolations(violations));
   } else {
     pending_.mutations.push_back(Directory::NewUserMutation(user));
   }

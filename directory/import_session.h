@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -37,6 +38,12 @@ class ImportSession {
 
   // Takes the next user of the stream.
   void Add(const user::User& user);
+  // Takes the next message of the stream when protobuf could not parse it
+  // (most often a string field that is not UTF-8: a Latin-1 CSV). The user is
+  // rejected like any invalid one, with the violations found in the fields
+  // that can still be read from `request_bytes`, so one bad row neither ends
+  // the stream nor goes unreported.
+  void AddMalformed(std::string_view request_bytes);
   bool BatchFull() const { return pending_.entries.size() >= batch_size_; }
   bool HasPending() const { return !pending_.entries.empty(); }
   // The users added since the last TakeBatch.

@@ -138,4 +138,20 @@ void ValidateNamePrefix(std::string_view prefix, std::string_view field,
   if (!prefix.empty()) CheckHandle(prefix, field, out);
 }
 
+std::string ReplaceInvalidUtf8(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (size_t i = 0; i < s.size();) {
+    char32_t cp = 0;
+    if (const size_t len = Utf8Sequence(s, i, &cp); len > 0) {
+      out.append(s, i, len);
+      i += len;
+    } else {
+      out += "\uFFFD";
+      ++i;
+    }
+  }
+  return out;
+}
+
 }  // namespace users

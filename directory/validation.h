@@ -4,6 +4,7 @@
 #ifndef USERS_DIRECTORY_VALIDATION_H_
 #define USERS_DIRECTORY_VALIDATION_H_
 
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -31,6 +32,10 @@ void ValidateDisplayName(std::string_view display_name, std::string_view field,
 // A name prefix for ListUsers: empty, or what could begin a valid name.
 void ValidateNamePrefix(std::string_view prefix, std::string_view field,
                         std::vector<FieldViolation>* out);
+
+// `s` with every byte that does not begin a valid UTF-8 sequence replaced by
+// U+FFFD, so a rejected field can be quoted back in a protobuf string.
+std::string ReplaceInvalidUtf8(std::string_view s);
 
 }  // namespace users
 

@@ -1,5 +1,6 @@
 #include "server/logging.h"
 
+#include <google/protobuf/stubs/logging.h>
 #include <spdlog/async.h>
 #include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/stdout_sinks.h>
@@ -25,6 +26,20 @@ class JsonMessageFlag final : public spdlog::custom_flag_formatter {
   }
 };
 
+// protobuf writes its own lines straight to stderr, which would break the
+// JSON format. The ones a running server sees are about a peer's bytes (a
+// string that is not UTF-8), and the caller gets the outcome as a status or
+// an import error, so they are debug lines.
+void LogFromProtobuf(google::protobuf::LogLevel level, const char* file,
+                     int line, const std::string& message) {
+  if (level == google::protobuf::LOGLEVEL_FATAL) {
+    spdlog::critical("protobuf {}:{}: {}", file, line, message);
+    spdlog::default_logger()->flush();  // protobuf aborts next
+  } else {
+    spdlog::debug("protobuf: {}", message);
+  }
+}
+
 }  // namespace
 
 void InitLogging(LogFormat format, const std::string& level) {
@@ -49,6 +64,7 @@ void InitLogging(LogFormat format, const std::string& level) {
   logger->set_level(spdlog::level::from_str(level));
   spdlog::set_default_logger(logger);
   spdlog::flush_every(std::chrono::seconds(1));
+  google::protobuf::SetLogHandler(&LogFromProtobuf);
 }
 
 }  // namespace users

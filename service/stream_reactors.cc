@@ -8,6 +8,9 @@
 #include <utility>
 #include <vector>
 
+#include <grpcpp/impl/codegen/proto_utils.h>
+#include <grpcpp/support/proto_buffer_reader.h>
+
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "directory/import_session.h"
@@ -295,19 +298,31 @@ class WatchReactor final : public grpc::ServerWriteReactor<user::UserEvent>,
 
 // ---- ImportUsers ----
 
-class ImportReactor final
-    : public grpc::ServerReadReactor<user::ImportUsersRequest> {
+// Reads raw messages and parses them itself: grpc++ reports a message it
+// could not parse as the end of the stream (OnReadDone(false)), so a row
+// that is not UTF-8 would end the import early, with OK and no word of the
+// rest. Here that row fails alone, like any invalid user.
+class ImportReactor final : public grpc::ServerReadReactor<grpc::ByteBuffer> {
  public:
-  ImportReactor(Directory* directory, user::ImportUsersResponse* response,
+  ImportReactor(Directory* directory, grpc::ByteBuffer* response,
                 Deadline deadline, CallInterceptor call)
       : directory_(directory),
         response_(response),
         deadline_(deadline),
         call_(std::move(call)) {
-    StartRead(&request_);
+    StartRead(&buffer_);
   }
 
   void OnReadDone(bool ok) override {
+    bool parsed = false;
+    std::string malformed;
+    if (ok) {  // buffer_ and request_ belong to this read until StartRead
+      grpc::ProtoBufferReader reader(&buffer_);
+      parsed =
+          reader.status().ok() && request_.ParseFromZeroCopyStream(&reader);
+      if (!parsed) malformed = Flatten(buffer_);
+      buffer_.Clear();
+    }
     Action action;
     {
       absl::MutexLock lock(&mu_);
@@ -317,7 +332,11 @@ class ImportReactor final
         reading_done_ = true;
         action = NextAfterReading();
       } else {
-        session_.Add(request_.user());
+        if (parsed) {
+          session_.Add(request_.user());
+        } else {
+          session_.AddMalformed(malformed);
+        }
         if (!session_.BatchFull()) {
           action.read = true;
         } else if (!in_flight_) {
@@ -353,6 +372,7 @@ class ImportReactor final
   struct Action {
     bool submit = false, read = false, finish = false;
     ImportSession::Batch batch;
+    grpc::Status status;  // for finish
   };
 
   Action NextAfterReading() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
@@ -363,15 +383,35 @@ class ImportReactor final
       action.submit = in_flight_ = true;
     } else {
       action.finish = true;
-      *response_ = session_.summary();
+      action.status = SerializeSummary();
     }
     return action;
   }
 
+  grpc::Status SerializeSummary() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    grpc::ByteBuffer serialized;
+    bool own_buffer = false;
+    grpc::Status status =
+        grpc::SerializationTraits<user::ImportUsersResponse>::Serialize(
+            session_.summary(), &serialized, &own_buffer);
+    if (status.ok()) response_->Swap(&serialized);
+    return status;
+  }
+
+  static std::string Flatten(const grpc::ByteBuffer& buffer) {
+    std::vector<grpc::Slice> slices;
+    std::string bytes;
+    if (!buffer.Dump(&slices).ok()) return bytes;
+    for (const grpc::Slice& slice : slices) {
+      bytes.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
+    }
+    return bytes;
+  }
+
   void Act(Action action) {
     if (action.submit) Submit(std::move(action.batch));
-    if (action.read) StartRead(&request_);
-    if (action.finish) Finish(grpc::Status::OK);
+    if (action.read) StartRead(&buffer_);
+    if (action.finish) Finish(action.status);
   }
 
   void Submit(ImportSession::Batch batch) {
@@ -405,10 +445,11 @@ class ImportReactor final
   }
 
   Directory* const directory_;
-  user::ImportUsersResponse* const response_;
+  grpc::ByteBuffer* const response_;
   const Deadline deadline_;
   CallInterceptor call_;
-  user::ImportUsersRequest request_;  // owned by the read in flight
+  grpc::ByteBuffer buffer_;           // owned by the read in flight
+  user::ImportUsersRequest request_;  // parsed from buffer_
 
   absl::Mutex mu_;
   ImportSession session_ ABSL_GUARDED_BY(mu_);
@@ -558,9 +599,9 @@ grpc::ServerWriteReactor<user::UserEvent>* NewWatchReactor(
   return new WatchReactor(directory, hub, request, std::move(call));
 }
 
-grpc::ServerReadReactor<user::ImportUsersRequest>* NewImportReactor(
-    Directory* directory, user::ImportUsersResponse* response,
-    Deadline deadline, CallInterceptor call) {
+grpc::ServerReadReactor<grpc::ByteBuffer>* NewImportReactor(
+    Directory* directory, grpc::ByteBuffer* response, Deadline deadline,
+    CallInterceptor call) {
   return new ImportReactor(directory, response, deadline, std::move(call));
 }
 

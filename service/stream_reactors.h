@@ -7,6 +7,7 @@
 #ifndef USERS_SERVICE_STREAM_REACTORS_H_
 #define USERS_SERVICE_STREAM_REACTORS_H_
 
+#include <grpcpp/support/byte_buffer.h>
 #include <grpcpp/support/server_callback.h>
 
 #include "directory/directory.h"
@@ -22,9 +23,11 @@ grpc::ServerWriteReactor<user::UserEvent>* NewWatchReactor(
     CallInterceptor call);
 
 // ImportUsers: batches of users through group commit, a summary at the end.
-grpc::ServerReadReactor<user::ImportUsersRequest>* NewImportReactor(
-    Directory* directory, user::ImportUsersResponse* response,
-    Deadline deadline, CallInterceptor call);
+// Raw messages in and out (see the reactor on why); the response is a
+// serialized ImportUsersResponse.
+grpc::ServerReadReactor<grpc::ByteBuffer>* NewImportReactor(
+    Directory* directory, grpc::ByteBuffer* response, Deadline deadline,
+    CallInterceptor call);
 
 // LookupUsers: one answer per id, in request order, pipelined.
 grpc::ServerBidiReactor<user::GetUserRequest, user::LookupUsersResponse>*

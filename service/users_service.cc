@@ -152,11 +152,11 @@ grpc::ServerWriteReactor<user::UserEvent>* UsersService::WatchUsers(
   return NewWatchReactor(directory_, hub_, *request, std::move(call));
 }
 
-grpc::ServerReadReactor<user::ImportUsersRequest>* UsersService::ImportUsers(
-    grpc::CallbackServerContext* context, user::ImportUsersResponse* response) {
+grpc::ServerReadReactor<grpc::ByteBuffer>* UsersService::ImportUsers(
+    grpc::CallbackServerContext* context, grpc::ByteBuffer* response) {
   CallInterceptor call(observers_, context, "/user.Users/ImportUsers");
   if (auto denied = admission_.Admit(context, Access::kWrite); !denied.ok()) {
-    return NewRejected<grpc::ServerReadReactor<user::ImportUsersRequest>>(
+    return NewRejected<grpc::ServerReadReactor<grpc::ByteBuffer>>(
         std::move(call), denied);
   }
   return NewImportReactor(directory_, response, context->deadline(),

@@ -31,7 +31,12 @@ struct ServiceOptions {
   size_t max_reply_bytes = 0;
 };
 
-class UsersService final : public user::Users::CallbackService {
+// ImportUsers is served raw (the ImportReactor parses each message itself);
+// the rest through the generated callback handlers.
+using UsersCallbackService = user::Users::WithRawCallbackMethod_ImportUsers<
+    user::Users::CallbackService>;
+
+class UsersService final : public UsersCallbackService {
  public:
   // `directory` and `hub` must outlive the service; without a hub,
   // WatchUsers answers UNIMPLEMENTED.
@@ -63,9 +68,10 @@ class UsersService final : public user::Users::CallbackService {
   grpc::ServerWriteReactor<user::UserEvent>* WatchUsers(
       grpc::CallbackServerContext* context,
       const user::WatchUsersRequest* request) override;
-  grpc::ServerReadReactor<user::ImportUsersRequest>* ImportUsers(
+  // Takes ImportUsersRequest messages, answers an ImportUsersResponse.
+  grpc::ServerReadReactor<grpc::ByteBuffer>* ImportUsers(
       grpc::CallbackServerContext* context,
-      user::ImportUsersResponse* response) override;
+      grpc::ByteBuffer* response) override;
   grpc::ServerBidiReactor<user::GetUserRequest, user::LookupUsersResponse>*
   LookupUsers(grpc::CallbackServerContext* context) override;
 

@@ -323,6 +323,13 @@ class Metrics(unittest.TestCase):
 class RequestIdsAndLogs(unittest.TestCase):
     def test_json_log_lines_carry_the_request_id(self):
         with Server(args=["--log-format", "json"]) as s:
+            with grpc.insecure_channel(s.target) as ch:
+                # A name that is not UTF-8: protobuf refuses it and logs why.
+                raw = ch.unary_unary("/user.Users/ListUser",
+                                     request_serializer=lambda b: b,
+                                     response_deserializer=lambda b: b)
+                with self.assertRaises(grpc.RpcError):
+                    raw(b"\x08\x01\x12\x02\xff\xfe", timeout=5)
             run_client("--request-id", "json-req-1", target=s.target)
             line = wait_for(lambda: next((l for l in s.stderr().splitlines()
                                           if "json-req-1" in l), None))

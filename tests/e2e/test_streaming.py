@@ -185,6 +185,33 @@ class StreamingEndToEnd(unittest.TestCase):
         page = self.stub.ListUsers(user_pb2.ListUsersRequest(page_size=1000, name_prefix="imp"))
         self.assertEqual(len(page.users), 1000)
 
+    def test_import_rows_protobuf_cannot_parse_fail_alone(self):
+        # Raw bytes, as a client in any language can send them: grpc++ alone
+        # would end the stream at the first of these, with OK.
+        def user_bytes(name, email, display=b""):
+            def field(number, value):
+                return bytes([number << 3 | 2, len(value)]) + value
+            u = field(2, name) + field(3, email) + field(4, display)
+            return field(1, u)  # ImportUsersRequest.user
+        import_raw = self.channel.stream_unary(
+            "/user.Users/ImportUsers", request_serializer=lambda b: b,
+            response_deserializer=user_pb2.ImportUsersResponse.FromString)
+        reply = import_raw(iter([
+            user_bytes(b"raw1", b"raw1@example.com"),
+            user_bytes(b"jose", b"jose@example.com", b"Jos\xe9"),  # Latin-1
+            user_bytes(b"j\xf6rg", b"jorg@example.com"),
+            b"\xff\xff\xff",
+            user_bytes(b"raw2", b"raw2@example.com", b"Raw Two"),
+        ]), timeout=30)
+        self.assertEqual((reply.created, reply.failed), (2, 3))
+        self.assertEqual([(e.index, e.name, e.code) for e in reply.errors],
+                         [(1, "jose", 3), (2, "j\ufffdrg", 3), (3, "", 3)])
+        self.assertEqual(reply.errors[0].message, "user.display_name must be valid UTF-8")
+        self.assertIn("user.name", reply.errors[1].message)
+        self.assertIn("could not parse", reply.errors[2].message)
+        got = self.stub.ListUsers(user_pb2.ListUsersRequest(name_prefix="raw"), timeout=10)
+        self.assertEqual([u.name for u in got.users], ["raw1", "raw2"])
+
     def test_import_reports_at_most_100_errors(self):
         reply = self.import_users([user_pb2.User(name="_", email="x")] * 150)
         self.assertEqual(reply.failed, 150)
@@ -301,6 +328,19 @@ class StreamingEndToEnd(unittest.TestCase):
             r = run_client("import", jl, target=self.server.target)
             self.assertEqual(r.returncode, 0, r.stderr)
             self.assertIn("created: 1", r.stdout)
+            latin1 = os.path.join(tmp, "latin1.csv")
+            with open(latin1, "wb") as f:
+                f.write(b"name,email,display_name\n")
+                f.write(b"lat1,lat1@example.com,Lat One\n")
+                f.write(b"jose,jose@example.com,Jos\xe9\n")
+                f.write(b"lat2,lat2@example.com,Lat Two\n")
+            r = run_client("import", latin1, "--json", target=self.server.target)
+            self.assertEqual(r.returncode, 1, r.stderr)  # one row failed
+            summary = json.loads(r.stdout)
+            self.assertEqual((summary["created"], summary["failed"]), ("2", "1"))
+            self.assertEqual(summary["errors"][0]["index"], "1")
+            self.assertEqual(summary["errors"][0]["message"],
+                             "user.display_name must be valid UTF-8")
 
         r = run_client("lookup", "--json", target=self.server.target, input="1\n77\n3\n")
         self.assertEqual(r.returncode, 1)  # 77 is not found

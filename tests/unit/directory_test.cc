@@ -4,6 +4,8 @@
 
 #include <future>
 
+#include <gmock/gmock.h>
+#include <google/protobuf/unknown_field_set.h>
 #include <gtest/gtest.h>
 
 #include "directory/import_session.h"
@@ -12,6 +14,8 @@
 
 namespace users {
 namespace {
+
+using ::testing::HasSubstr;
 
 constexpr Deadline kNoDeadline = Deadline::max();
 
@@ -277,6 +281,59 @@ TEST(ImportSessionTest, KeepsOnlyABoundedPrefixOfAnInvalidName) {
   EXPECT_EQ(cut, name.substr(0, 255) + "\xE2\x80\xA6");
   EXPECT_EQ(summary.errors(0).code(),
             static_cast<int>(absl::StatusCode::kInvalidArgument));
+}
+
+// An ImportUsersRequest's wire bytes with the given strings in its user,
+// written field by field because protobuf will not serialize invalid UTF-8
+// without complaint.
+std::string RequestBytes(const std::string& name, const std::string& email,
+                         const std::string& display_name) {
+  google::protobuf::UnknownFieldSet user;
+  user.AddLengthDelimited(user::User::kNameFieldNumber, name);
+  user.AddLengthDelimited(user::User::kEmailFieldNumber, email);
+  user.AddLengthDelimited(user::User::kDisplayNameFieldNumber, display_name);
+  google::protobuf::UnknownFieldSet request;
+  user.SerializeToString(
+      request.AddLengthDelimited(user::ImportUsersRequest::kUserFieldNumber));
+  std::string bytes;
+  request.SerializeToString(&bytes);
+  return bytes;
+}
+
+TEST(ImportSessionTest, AMalformedRowFailsAloneWithTheViolationsItCarries) {
+  ImportSession session;
+  user::User ok;
+  ok.set_name("ok");
+  ok.set_email("ok@example.com");
+  session.Add(ok);
+  session.AddMalformed(RequestBytes("jose", "jose@example.com", "Jos\xE9"));
+  session.AddMalformed(RequestBytes("j\xF6rg", "jorg@example.com", ""));
+  session.AddMalformed("\xFF\xFF\xFF");
+  session.Add(ok);
+  ImportSession::Batch batch = session.TakeBatch();
+  ASSERT_EQ(batch.entries.size(), 5u);
+  ASSERT_EQ(batch.mutations.size(), 2u);  // only the two parsed users
+  session.Record(batch, {Change{}, Change{}});
+
+  const auto& summary = session.summary();
+  EXPECT_EQ(summary.created(), 2);
+  EXPECT_EQ(summary.failed(), 3);
+  ASSERT_EQ(summary.errors_size(), 3);
+  EXPECT_EQ(summary.errors(0).index(), 1);
+  EXPECT_EQ(summary.errors(0).name(), "jose");
+  EXPECT_EQ(summary.errors(0).message(),
+            "user.display_name must be valid UTF-8");
+  EXPECT_EQ(summary.errors(1).index(), 2);
+  EXPECT_EQ(summary.errors(1).name(), "j\uFFFDrg");  // quotable, still UTF-8
+  EXPECT_THAT(summary.errors(1).message(), HasSubstr("user.name"));
+  EXPECT_EQ(summary.errors(2).index(), 3);
+  EXPECT_EQ(summary.errors(2).name(), "");
+  EXPECT_THAT(summary.errors(2).message(), HasSubstr("could not parse"));
+  for (const auto& e : summary.errors()) {
+    EXPECT_EQ(e.code(), static_cast<int>(absl::StatusCode::kInvalidArgument));
+  }
+  std::string serialized;  // protobuf refuses a string that is not UTF-8
+  EXPECT_TRUE(summary.SerializeToString(&serialized));
 }
 
 }  // namespace
