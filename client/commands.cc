@@ -13,22 +13,31 @@
 
 namespace users::client {
 
-std::shared_ptr<grpc::ChannelCredentials> MakeCredentials(
+absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> MakeCredentials(
     const std::string& tls_ca, const std::string& tls_cert,
     const std::string& tls_key) {
+  // Half a client identity would otherwise fall back to a plain-text
+  // channel, and send any bearer token in the clear.
+  if (tls_cert.empty() != tls_key.empty()) {
+    return absl::InvalidArgumentError(
+        "--tls-cert and --tls-key go together (mutual TLS needs both)");
+  }
   if (tls_ca.empty() && tls_cert.empty()) {
     return grpc::InsecureChannelCredentials();
   }
-  auto read = [](const std::string& path) {
-    std::ifstream in(path);
+  grpc::SslCredentialsOptions ssl;
+  for (auto [path, pem] : {std::pair{&tls_ca, &ssl.pem_root_certs},
+                           std::pair{&tls_cert, &ssl.pem_cert_chain},
+                           std::pair{&tls_key, &ssl.pem_private_key}}) {
+    if (path->empty()) continue;  // no CA: the system's roots
+    std::ifstream in(*path);
     std::stringstream buffer;
     buffer << in.rdbuf();
-    return buffer.str();
-  };
-  grpc::SslCredentialsOptions ssl;
-  if (!tls_ca.empty()) ssl.pem_root_certs = read(tls_ca);
-  if (!tls_cert.empty()) ssl.pem_cert_chain = read(tls_cert);
-  if (!tls_key.empty()) ssl.pem_private_key = read(tls_key);
+    if (!in || buffer.str().empty()) {
+      return absl::InvalidArgumentError("cannot read " + *path);
+    }
+    *pem = buffer.str();
+  }
   return grpc::SslCredentials(ssl);
 }
 

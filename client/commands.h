@@ -15,6 +15,8 @@
 #include <grpcpp/security/credentials.h>
 #include <grpcpp/support/status.h>
 
+#include "absl/status/statusor.h"
+
 #include "service_protos/user.grpc.pb.h"
 
 namespace users::client {
@@ -26,10 +28,11 @@ struct CallOptions {
   std::string request_id;                    // x-request-id, if any
 };
 
-// Channel credentials: insecure when `tls_ca` and `tls_cert` are empty,
-// otherwise TLS verifying the server with `tls_ca` (the system roots if
-// empty), presenting `tls_cert`/`tls_key` for mutual TLS when given.
-std::shared_ptr<grpc::ChannelCredentials> MakeCredentials(
+// Channel credentials: insecure when all three are empty, otherwise TLS
+// verifying the server with `tls_ca` (the system roots if empty), presenting
+// `tls_cert`/`tls_key` for mutual TLS when given. INVALID_ARGUMENT for a
+// certificate without its key (or the reverse) or a file that cannot be read.
+absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> MakeCredentials(
     const std::string& tls_ca, const std::string& tls_cert,
     const std::string& tls_key);
 

@@ -134,7 +134,11 @@ int main(int argc, char** argv) {
       std::chrono::milliseconds(static_cast<int64_t>(timeout_s * 1000));
 
   auto credentials = users::client::MakeCredentials(tls_ca, tls_cert, tls_key);
-  auto channel = grpc::CreateChannel(target, credentials);
+  if (!credentials.ok()) {
+    std::cerr << credentials.status().message() << "\n";
+    return 2;
+  }
+  auto channel = grpc::CreateChannel(target, *credentials);
   auto stub = user::Users::NewStub(channel);
   auto& out = std::cout;
   auto& err = std::cerr;

@@ -76,6 +76,16 @@ int ImportUsers(user::Users::StubInterface& stub, std::istream& in,
     PrintError(status, err);
     return 1;
   }
+  if (response.created() + response.failed() != sent) {
+    // Every user sent is either created or failed: a server that answers
+    // for fewer stopped reading early (older users-server did on a row it
+    // could not parse), and the rest were silently dropped.
+    PrintMessage(response, options.json, out);
+    err << "DATA_LOSS: the server answered for "
+        << response.created() + response.failed() << " of the " << sent
+        << " users sent; the rest were not imported\n";
+    return 1;
+  }
   if (!read_error.ok()) {
     PrintMessage(response, options.json, out);
     err << "INVALID_ARGUMENT: " << read_error.message()
