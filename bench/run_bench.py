@@ -140,8 +140,9 @@ def servers(tmp):
 
 
 def start(cmd, env, cpu, tmp_db=None):
-    if tmp_db and os.path.exists(tmp_db):
-        os.unlink(tmp_db)
+    for path in ([tmp_db, tmp_db + "-wal", tmp_db + "-shm"] if tmp_db else []):
+        if os.path.exists(path):
+            os.unlink(path)
     return Server(cmd=pinned(cmd, cpu), env=env)
 
 
@@ -244,7 +245,12 @@ def users_server_suite(tmp, commands):
         t0 = time.monotonic()
         r = run(cmd, timeout=600)
         elapsed = time.monotonic() - t0
-        created = int(json.loads(r.stdout)["created"]) if r.returncode == 0 else 0
+        try:  # printed even when some rows failed (exit 1)
+            created = int(json.loads(r.stdout)["created"])
+        except (ValueError, KeyError):
+            created = 0
+        if r.returncode != 0:
+            log(f"import exited {r.returncode}: {r.stderr.strip()[-300:]}")
         results["import"] = {"rows": rows, "created": created, "seconds": elapsed,
                              "rate": created / elapsed if elapsed else 0}
         commands["import"] = " ".join(cmd)
@@ -329,12 +335,14 @@ def main():
         suite = users_server_suite(tmp, commands)
     pp_after = pingpong()
     log(f"core ping-pong after: {pp_after} ns")
-    has_chart = chart(rows, stem + ".png")
-    write_report(stem + ".md", rows, suite, commands, commit, cpu_model,
-                 (pp_before, pp_after), has_chart)
+    # The raw figures first: a report that fails to render must not lose a
+    # run of several minutes.
     with open(stem + ".json", "w") as f:
         json.dump({"rows": rows, "suite": suite, "pingpong": [pp_before, pp_after]}, f,
                   indent=1)
+    has_chart = chart(rows, stem + ".png")
+    write_report(stem + ".md", rows, suite, commands, commit, cpu_model,
+                 (pp_before, pp_after), has_chart)
     print(stem + ".md")
 
 

@@ -19,6 +19,7 @@
 #include <mutex>
 #include <random>
 #include <sstream>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -74,7 +75,11 @@ std::string RandomName(std::mt19937_64& rng) {
 class Target {
  public:
   explicit Target(const Options& o) : options_(o) {
-    credentials_ = client::MakeCredentials(o.tls_ca, o.tls_cert, o.tls_key);
+    auto credentials = client::MakeCredentials(o.tls_ca, o.tls_cert, o.tls_key);
+    if (!credentials.ok()) {
+      throw std::runtime_error(std::string(credentials.status().message()));
+    }
+    credentials_ = *std::move(credentials);
   }
 
   // A stub on a channel of its own: a separate TCP connection.
@@ -404,6 +409,11 @@ Result RunLookupStream(const Options& o, const Target& target) {
       auto stub = target.NewStub();
       grpc::ClientContext ctx;
       target.Prepare(&ctx);
+      // A server that stops answering without ending the stream must not
+      // hang the run: the reader gives up at this deadline.
+      ctx.set_deadline(std::chrono::system_clock::now() +
+                       std::chrono::duration_cast<std::chrono::seconds>(
+                           total + std::chrono::seconds(30)));
       auto stream = stub->LookupUsers(&ctx);
       const auto start = Clock::now();
       const auto measure_from =
@@ -413,6 +423,7 @@ Result RunLookupStream(const Options& o, const Target& target) {
       std::mutex window_mu;
       std::condition_variable window_cv;
       std::deque<std::pair<int64_t, Clock::time_point>> sent;
+      bool reading_done = false;  // the stream ended or broke
       std::thread writer([&] {
         user::GetUserRequest req;
         while (Clock::now() < end) {
@@ -420,8 +431,9 @@ Result RunLookupStream(const Options& o, const Target& target) {
           {
             std::unique_lock<std::mutex> lock(window_mu);
             window_cv.wait(lock, [&] {
-              return static_cast<int>(sent.size()) < o.inflight;
+              return reading_done || static_cast<int>(sent.size()) < o.inflight;
             });
+            if (reading_done) break;
             req.set_id(ids[rng() % ids.size()]);
             sent.emplace_back(req.id(), Clock::now());
             more_follow = static_cast<int>(sent.size()) < o.inflight;
@@ -441,6 +453,10 @@ Result RunLookupStream(const Options& o, const Target& target) {
         std::pair<int64_t, Clock::time_point> front;
         {
           std::lock_guard<std::mutex> lock(window_mu);
+          if (sent.empty()) {  // an answer to nothing we asked
+            ++wrong;
+            break;
+          }
           front = sent.front();
           sent.pop_front();
         }
@@ -456,7 +472,13 @@ Result RunLookupStream(const Options& o, const Target& target) {
           }
         }
       }
+      {
+        std::lock_guard<std::mutex> lock(window_mu);
+        reading_done = true;
+      }
+      window_cv.notify_one();
       writer.join();
+      if (wrong > 0) ctx.TryCancel();
       grpc::Status s = stream->Finish();
       std::lock_guard<std::mutex> lock(mu);
       r.ok += ok;
@@ -487,7 +509,9 @@ Result RunWatchFanout(const Options& o, const Target& target) {
       StartCall();
       StartRead(&event_);
     }
-    void OnReadInitialMetadataDone(bool) override { ready_->fetch_add(1); }
+    void OnReadInitialMetadataDone(bool ok) override {
+      if (ok) ready_->fetch_add(1);
+    }
     void OnReadDone(bool ok) override {
       if (!ok) return;
       const auto now_us =
@@ -506,19 +530,27 @@ Result RunWatchFanout(const Options& o, const Target& target) {
       }
       StartRead(&event_);
     }
-    void OnDone(const grpc::Status&) override {
+    void OnDone(const grpc::Status& status) override {
       absl::MutexLock lock(&mu_);
+      code_ = status.error_code();
       done_ = true;
     }
     void Stop() { ctx_.TryCancel(); }
-    void WaitDone() {
+    // How the stream ended: CANCELLED when Stop ended it.
+    grpc::StatusCode WaitDone() {
       absl::MutexLock lock(&mu_);
       mu_.Await(absl::Condition(&done_));
+      return code_;
     }
     void Measure(bool on) { measuring_.store(on); }
+    uint64_t events() {
+      absl::MutexLock lock(&mu_);
+      return events_;
+    }
     absl::Mutex mu_;
     Histogram delay_;
     uint64_t events_ = 0;
+    grpc::StatusCode code_ = grpc::StatusCode::OK;
 
    private:
     grpc::ClientContext ctx_;
@@ -547,25 +579,43 @@ Result RunWatchFanout(const Options& o, const Target& target) {
   writers.warmup_s = 0;
   Result writes = RunUnary(writers, target, "watch-fanout writes",
                            [&](std::mt19937_64&) { return create.get(); });
-  // Let delivery catch up with the last writes, then stop.
-  std::this_thread::sleep_for(std::chrono::seconds(1));
+  // Let delivery catch up with the last writes (every watcher gets every
+  // counted write; a few more may follow from writes still in flight at the
+  // end), then stop.
+  const uint64_t expected = writes.ok * static_cast<uint64_t>(o.watchers);
+  auto delivered = [&] {
+    uint64_t n = 0;
+    for (auto& w : watchers) n += w->events();
+    return n;
+  };
+  const auto catch_up = Clock::now() + std::chrono::seconds(10);
+  while (delivered() < expected && Clock::now() < catch_up) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
   Result r;
   r.method = "watch-fanout";
   r.seconds = o.duration_s;
+  r.errors = writes.errors;
   for (auto& w : watchers) {
     w->Measure(false);
     w->Stop();
   }
   for (auto& w : watchers) {
-    w->WaitDone();
+    // A watcher the server ended (cut off, refused) is an error; the
+    // events it missed show as wrong below.
+    if (const auto code = w->WaitDone();
+        code != grpc::StatusCode::OK && code != grpc::StatusCode::CANCELLED) {
+      ++r.errors[std::string(
+          StatusCodeName(static_cast<absl::StatusCode>(code)))];
+    }
     absl::MutexLock lock(&w->mu_);
     r.latency.Merge(w->delay_);
     r.ok += w->events_;
   }
+  r.wrong = expected > r.ok ? expected - r.ok : 0;  // events never delivered
   r.extra["watchers_ready"] = ready.load();
   r.extra["writes_per_s"] = writes.rate();
-  r.extra["expected_events"] = double(writes.ok) * o.watchers;
-  r.errors = writes.errors;
+  r.extra["expected_events"] = double(expected);
   return r;
 }
 
@@ -601,13 +651,23 @@ Result RunIdle(const Options& o, const Target& target) {
       void OnReadInitialMetadataDone(bool ok) override {
         if (ok) ready_->fetch_add(1);
       }
-      void OnDone(const grpc::Status&) override {}
+      void OnDone(const grpc::Status&) override {
+        absl::MutexLock lock(&mu_);
+        done_ = true;
+      }
       void Stop() { ctx_.TryCancel(); }
+      // The reactor must outlive OnDone.
+      void WaitDone() {
+        absl::MutexLock lock(&mu_);
+        mu_.Await(absl::Condition(&done_));
+      }
 
      private:
       grpc::ClientContext ctx_;
       user::WatchUsersRequest req_;
       std::atomic<int>* ready_;
+      absl::Mutex mu_;
+      bool done_ = false;
     };
     std::vector<std::unique_ptr<Idle>> idle;
     for (int i = 0; i < o.watchers; ++i) {
@@ -622,7 +682,7 @@ Result RunIdle(const Options& o, const Target& target) {
     std::cout << nlohmann::json({{"ready", r.ok}}).dump() << std::endl;
     std::this_thread::sleep_for(std::chrono::duration<double>(o.duration_s));
     for (auto& w : idle) w->Stop();
-    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    for (auto& w : idle) w->WaitDone();
     idle.clear();
     r.seconds = o.duration_s;
     return r;
