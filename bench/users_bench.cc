@@ -763,6 +763,17 @@ int main(int argc, char** argv) {
                  "import: users per connection");
   app.add_option("--watchers", o.watchers, "watch-fanout: watch streams");
   CLI11_PARSE(app, argc, argv);
+  // Each unary call slot keeps its own histogram (no lock on the hot path),
+  // ~30 KB; cap the slots so a typo cannot allocate gigabytes.
+  constexpr int64_t kMaxSlots = 16384;
+  const bool unary = o.method == "list-user" || o.method == "get-user" ||
+                     o.method == "create-user" || o.method == "mixed" ||
+                     o.method == "watch-fanout";
+  if (unary && int64_t{o.connections} * o.inflight > kMaxSlots) {
+    std::cerr << "users-bench: --connections x --inflight is at most "
+              << kMaxSlots << " for " << o.method << "\n";
+    return 2;
+  }
 
   try {
     Target target(o);
