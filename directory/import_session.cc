@@ -3,9 +3,8 @@
 #include <optional>
 #include <utility>
 
-#include <google/protobuf/unknown_field_set.h>
-
 #include "directory/directory.h"
+#include "directory/salvage.h"
 #include "directory/validation.h"
 #include "errors/errors.h"
 
@@ -27,48 +26,6 @@ std::string KeptName(const std::string& name) {
     --cut;
   }
   return name.substr(0, cut) + "\u2026";
-}
-
-// The user's string fields read from an ImportUsersRequest's wire bytes
-// without protobuf's UTF-8 check, which is what refused them; nothing if the
-// bytes are not a message with a user in it at all.
-std::optional<user::User> SalvageUser(std::string_view request_bytes) {
-  using google::protobuf::UnknownField;
-  using google::protobuf::UnknownFieldSet;
-  std::optional<user::User> user;
-  UnknownFieldSet request;
-  if (!request.ParseFromArray(request_bytes.data(),
-                              static_cast<int>(request_bytes.size()))) {
-    return user;
-  }
-  for (int i = 0; i < request.field_count(); ++i) {
-    const UnknownField& field = request.field(i);
-    if (field.number() != user::ImportUsersRequest::kUserFieldNumber ||
-        field.type() != UnknownField::TYPE_LENGTH_DELIMITED) {
-      continue;
-    }
-    UnknownFieldSet fields;
-    if (!fields.ParseFromString(field.length_delimited())) continue;
-    if (!user) user.emplace();
-    for (int j = 0; j < fields.field_count(); ++j) {
-      const UnknownField& f = fields.field(j);
-      if (f.type() != UnknownField::TYPE_LENGTH_DELIMITED) continue;
-      switch (f.number()) {
-        case user::User::kNameFieldNumber:
-          user->set_name(f.length_delimited());
-          break;
-        case user::User::kEmailFieldNumber:
-          user->set_email(f.length_delimited());
-          break;
-        case user::User::kDisplayNameFieldNumber:
-          user->set_display_name(f.length_delimited());
-          break;
-        default:
-          break;
-      }
-    }
-  }
-  return user;
 }
 
 std::string JoinViolations(const std::vector<FieldViolation>& violations) {

@@ -138,6 +138,16 @@ void ValidateNamePrefix(std::string_view prefix, std::string_view field,
   if (!prefix.empty()) CheckHandle(prefix, field, out);
 }
 
+bool IsValidUtf8(std::string_view s) {
+  for (size_t i = 0; i < s.size();) {
+    char32_t cp = 0;
+    const size_t len = Utf8Sequence(s, i, &cp);
+    if (len == 0) return false;
+    i += len;
+  }
+  return true;
+}
+
 std::string ReplaceInvalidUtf8(std::string_view s) {
   std::string out;
   out.reserve(s.size());

@@ -33,6 +33,9 @@ void ValidateDisplayName(std::string_view display_name, std::string_view field,
 void ValidateNamePrefix(std::string_view prefix, std::string_view field,
                         std::vector<FieldViolation>* out);
 
+// Whether `s` is valid UTF-8 (no overlong forms or surrogates).
+bool IsValidUtf8(std::string_view s);
+
 // `s` with every byte that does not begin a valid UTF-8 sequence replaced by
 // U+FFFD, so a rejected field can be quoted back in a protobuf string.
 std::string ReplaceInvalidUtf8(std::string_view s);

@@ -8,13 +8,11 @@
 #include <utility>
 #include <vector>
 
-#include <grpcpp/impl/codegen/proto_utils.h>
-#include <grpcpp/support/proto_buffer_reader.h>
-
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "directory/import_session.h"
 #include "service/error_boundary.h"
+#include "service/raw_messages.h"
 
 namespace users {
 namespace {
@@ -317,10 +315,8 @@ class ImportReactor final : public grpc::ServerReadReactor<grpc::ByteBuffer> {
     bool parsed = false;
     std::string malformed;
     if (ok) {  // buffer_ and request_ belong to this read until StartRead
-      grpc::ProtoBufferReader reader(&buffer_);
-      parsed =
-          reader.status().ok() && request_.ParseFromZeroCopyStream(&reader);
-      if (!parsed) malformed = Flatten(buffer_);
+      parsed = ParseByteBuffer(buffer_, &request_);
+      if (!parsed) malformed = FlattenByteBuffer(buffer_);
       buffer_.Clear();
     }
     Action action;
@@ -389,23 +385,7 @@ class ImportReactor final : public grpc::ServerReadReactor<grpc::ByteBuffer> {
   }
 
   grpc::Status SerializeSummary() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    grpc::ByteBuffer serialized;
-    bool own_buffer = false;
-    grpc::Status status =
-        grpc::SerializationTraits<user::ImportUsersResponse>::Serialize(
-            session_.summary(), &serialized, &own_buffer);
-    if (status.ok()) response_->Swap(&serialized);
-    return status;
-  }
-
-  static std::string Flatten(const grpc::ByteBuffer& buffer) {
-    std::vector<grpc::Slice> slices;
-    std::string bytes;
-    if (!buffer.Dump(&slices).ok()) return bytes;
-    for (const grpc::Slice& slice : slices) {
-      bytes.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
-    }
-    return bytes;
+    return SerializeToByteBuffer(session_.summary(), response_);
   }
 
   void Act(Action action) {

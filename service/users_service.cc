@@ -2,21 +2,25 @@
 
 #include <string>
 
+#include "directory/salvage.h"
 #include "directory/tutorial.h"
+#include "service/raw_messages.h"
 #include "service/stream_reactors.h"
 
 namespace users {
 namespace {
 
-// The completion of a write that answers with the user: fills the response
-// and finishes the call (on the writer thread).
+// The completion of a write that answers with the user: serializes it into
+// the (raw) response and finishes the call (on the writer thread, or inline
+// on a rejection).
 Directory::UserDone FinishWithUser(grpc::ServerUnaryReactor* reactor,
-                                   user::User* response,
+                                   grpc::ByteBuffer* response,
                                    std::shared_ptr<CallInterceptor> call) {
   return [reactor, response,
           call = std::move(call)](absl::StatusOr<user::User> user) {
-    if (user.ok()) response->Swap(&*user);
-    reactor->Finish(call->End(ToGrpcStatus(user.status())));
+    grpc::Status status = ToGrpcStatus(user.status());
+    if (user.ok()) status = SerializeToByteBuffer(*user, response);
+    reactor->Finish(call->End(status));
   };
 }
 
@@ -103,25 +107,35 @@ grpc::ServerUnaryReactor* UsersService::StartWrite(
 }
 
 grpc::ServerUnaryReactor* UsersService::CreateUser(
-    grpc::CallbackServerContext* context,
-    const user::CreateUserRequest* request, user::User* response) {
-  return StartWrite(context, "/user.Users/CreateUser",
-                    [&](grpc::ServerUnaryReactor* reactor, auto call) {
-                      directory_->CreateUser(
-                          *request, context->deadline(),
-                          FinishWithUser(reactor, response, std::move(call)));
-                    });
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
+  return StartWrite(
+      context, "/user.Users/CreateUser",
+      [&](grpc::ServerUnaryReactor* reactor, auto call) {
+        auto done = FinishWithUser(reactor, response, std::move(call));
+        user::CreateUserRequest parsed;
+        if (!ParseByteBuffer(*request, &parsed)) {
+          return done(UnparsableUserRequest(FlattenByteBuffer(*request),
+                                            "CreateUserRequest"));
+        }
+        directory_->CreateUser(parsed, context->deadline(), std::move(done));
+      });
 }
 
 grpc::ServerUnaryReactor* UsersService::UpdateUser(
-    grpc::CallbackServerContext* context,
-    const user::UpdateUserRequest* request, user::User* response) {
-  return StartWrite(context, "/user.Users/UpdateUser",
-                    [&](grpc::ServerUnaryReactor* reactor, auto call) {
-                      directory_->UpdateUser(
-                          *request, context->deadline(),
-                          FinishWithUser(reactor, response, std::move(call)));
-                    });
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
+  return StartWrite(
+      context, "/user.Users/UpdateUser",
+      [&](grpc::ServerUnaryReactor* reactor, auto call) {
+        auto done = FinishWithUser(reactor, response, std::move(call));
+        user::UpdateUserRequest parsed;
+        if (!ParseByteBuffer(*request, &parsed)) {
+          return done(UnparsableUserRequest(FlattenByteBuffer(*request),
+                                            "UpdateUserRequest"));
+        }
+        directory_->UpdateUser(parsed, context->deadline(), std::move(done));
+      });
 }
 
 grpc::ServerUnaryReactor* UsersService::DeleteUser(

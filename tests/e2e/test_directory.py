@@ -155,6 +155,34 @@ class DirectoryEndToEnd(unittest.TestCase):
         err = self.code_of(self.stub.DeleteUser, user_pb2.DeleteUserRequest(id=u.id, version=-2))
         self.assertEqual([f for f, _ in violations(err)], ["version"])
 
+    def test_a_string_that_is_not_utf8_is_invalid_argument_naming_the_field(self):
+        # Raw bytes, as a C++ client sends them from a Latin-1 file; grpc++
+        # alone would answer UNIMPLEMENTED with no message.
+        def field(number, value):
+            return bytes([number << 3 | 2, len(value)]) + value
+        user = field(2, b"latin") + field(3, b"latin@example.com") + field(4, b"Jos\xe9")
+        def raw(method):
+            return self.channel.unary_unary(f"/user.Users/{method}",
+                                            request_serializer=lambda b: b,
+                                            response_deserializer=user_pb2.User.FromString)
+        with self.assertRaises(grpc.RpcError) as cm:
+            raw("CreateUser")(field(1, user), timeout=10)
+        self.assertEqual(cm.exception.code(), grpc.StatusCode.INVALID_ARGUMENT)
+        self.assertEqual(violations(cm.exception), [("user.display_name", "must be valid UTF-8")])
+        u = self.create("latin")
+        with self.assertRaises(grpc.RpcError) as cm:  # UpdateUserRequest.user is field 1 too
+            raw("UpdateUser")(field(1, bytes([8, u.id]) + field(4, b"\xff")), timeout=10)
+        self.assertEqual(cm.exception.code(), grpc.StatusCode.INVALID_ARGUMENT)
+        self.assertEqual(violations(cm.exception), [("user.display_name", "must be valid UTF-8")])
+        with self.assertRaises(grpc.RpcError) as cm:  # not a message at all
+            raw("CreateUser")(b"\xff\xff\xff", timeout=10)
+        self.assertEqual(cm.exception.code(), grpc.StatusCode.INVALID_ARGUMENT)
+        self.assertIn("could not parse", cm.exception.details())
+        # Well-formed requests through the raw path still work end to end.
+        self.assertEqual(raw("CreateUser")(field(1, field(2, b"fine") + field(3, b"fine@example.com")),
+                                           timeout=10).name, "fine")
+        self.assertEqual(self.stub.GetUser(user_pb2.GetUserRequest(id=u.id)).display_name, "")
+
     def test_restart_keeps_the_data(self):
         u = self.create("keeper", display="Kept")
         db = [a for a in self.server.cmd if a.endswith("users.db")][0]

@@ -9,12 +9,14 @@
 #include <gtest/gtest.h>
 
 #include "directory/import_session.h"
+#include "directory/salvage.h"
 #include "errors/errors.h"
 #include "storage/memory_user_store.h"
 
 namespace users {
 namespace {
 
+using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
 constexpr Deadline kNoDeadline = Deadline::max();
@@ -298,6 +300,22 @@ std::string RequestBytes(const std::string& name, const std::string& email,
   std::string bytes;
   request.SerializeToString(&bytes);
   return bytes;
+}
+
+TEST(SalvageTest, NamesEachStringOfTheUserThatIsNotUtf8) {
+  const absl::Status status = UnparsableUserRequest(
+      RequestBytes("j\xF6rg", "a@example.com", "Jos\xE9"), "CreateUserRequest");
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(
+      GetFieldViolations(status),
+      ElementsAre(FieldViolation{"user.name", "must be valid UTF-8"},
+                  FieldViolation{"user.display_name", "must be valid UTF-8"}));
+  const absl::Status garbage =
+      UnparsableUserRequest("\xFF\xFF\xFF", "UpdateUserRequest");
+  EXPECT_EQ(garbage.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(garbage.message()),
+              HasSubstr("not a valid UpdateUserRequest"));
+  EXPECT_TRUE(GetFieldViolations(garbage).empty());
 }
 
 TEST(ImportSessionTest, AMalformedRowFailsAloneWithTheViolationsItCarries) {
