@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <condition_variable>
 #include <cstdio>
 #include <deque>
@@ -763,6 +764,10 @@ int main(int argc, char** argv) {
                  "import: users per connection");
   app.add_option("--watchers", o.watchers, "watch-fanout: watch streams");
   CLI11_PARSE(app, argc, argv);
+  if (!std::isfinite(o.duration_s) || !std::isfinite(o.warmup_s)) {
+    return app.exit(CLI::ValidationError("--duration/--warmup",
+                                         "must be a number of seconds"));
+  }
   // Each unary call slot keeps its own histogram (no lock on the hot path),
   // ~30 KB; cap the slots so a typo cannot allocate gigabytes.
   constexpr int64_t kMaxSlots = 16384;

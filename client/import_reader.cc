@@ -34,6 +34,8 @@ ImportReader::ImportReader(std::istream& in) : in_(in) {
   std::string line;
   while (std::getline(in_, line)) {
     ++line_;
+    // Spreadsheets save "CSV UTF-8" with a byte-order mark.
+    if (line_ == 1 && line.starts_with("\xEF\xBB\xBF")) line.erase(0, 3);
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
     first_ = line;
     break;
@@ -41,6 +43,7 @@ ImportReader::ImportReader(std::istream& in) : in_(in) {
   if (first_ && (*first_)[first_->find_first_not_of(" \t")] == '{') {
     format_ = Format::kJsonLines;
   }
+  empty_ = !first_;
 }
 
 absl::StatusOr<std::optional<user::User>> ImportReader::Next() {
@@ -48,6 +51,12 @@ absl::StatusOr<std::optional<user::User>> ImportReader::Next() {
     return absl::InvalidArgumentError("line " + std::to_string(line_) + ": " +
                                       what);
   };
+  if (empty_) {
+    empty_ = false;  // said once
+    return absl::InvalidArgumentError(
+        "the input is empty: nothing to import (a CSV starts with a header "
+        "row naming name,email[,display_name])");
+  }
   for (;;) {
     std::string line;
     if (first_ && format_ == Format::kJsonLines) {
@@ -77,8 +86,25 @@ absl::StatusOr<std::optional<user::User>> ImportReader::Next() {
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
     user::User u;
     if (format_ == Format::kJsonLines) {
-      auto j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
-      if (j.is_discarded() || !j.is_object()) return where("not a JSON object");
+      nlohmann::json j;
+      try {
+        j = nlohmann::json::parse(line);
+      } catch (const nlohmann::json::parse_error& e) {
+        // "[json.exception.parse_error.101] parse error at line 1, column 9:
+        // syntax error while parsing value - invalid string: ill-formed
+        // UTF-8 byte; last read: ..." -> "invalid string: ill-formed UTF-8
+        // byte" (the line number is ours, and the bytes may not print).
+        std::string why = e.what();
+        if (const size_t dash = why.find(" - "); dash != std::string::npos) {
+          why.erase(0, dash + 3);
+        }
+        if (const size_t last = why.find("; last read");
+            last != std::string::npos) {
+          why.resize(last);
+        }
+        return where("not valid JSON (" + why + ")");
+      }
+      if (!j.is_object()) return where("not a JSON object");
       auto get = [&](const char* key, const char* alt) -> std::string {
         for (const char* k : {key, alt}) {
           if (k && j.contains(k) && j[k].is_string())

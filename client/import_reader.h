@@ -37,6 +37,7 @@ class ImportReader {
   int line_ = 0;
   std::vector<int> columns_;  // CSV: index of name, email, display_name (-1)
   std::optional<std::string> first_;
+  bool empty_ = false;  // no line but blank ones
 };
 
 }  // namespace users::client

@@ -1,6 +1,7 @@
 // users-client: the tutorial's client, grown into a CLI for every RPC.
 // With no subcommand it calls ListUser(id=2, name="twtrubiks") on
 // localhost:50051 and prints the reply, as the tutorial's client.py does.
+#include <cmath>
 #include <iostream>
 #include <optional>
 #include <string>
@@ -130,8 +131,14 @@ int main(int argc, char** argv) {
   }
   app.require_subcommand(0, 1);
   CLI11_PARSE(app, argc, argv);
-  options.timeout =
-      std::chrono::milliseconds(static_cast<int64_t>(timeout_s * 1000));
+  // CLI11's range checks let "nan" and "inf" through.
+  if (!std::isfinite(timeout_s)) {
+    return app.exit(
+        CLI::ValidationError("--timeout", "must be a number of seconds"));
+  }
+  // Rounded up: a tiny timeout must not become 0, which means no deadline.
+  options.timeout = std::chrono::milliseconds(
+      static_cast<int64_t>(std::ceil(timeout_s * 1000)));
 
   auto credentials = users::client::MakeCredentials(tls_ca, tls_cert, tls_key);
   if (!credentials.ok()) {

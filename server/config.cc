@@ -1,5 +1,6 @@
 #include "server/config.h"
 
+#include <cmath>
 #include <map>
 
 #include <CLI/CLI.hpp>
@@ -123,6 +124,10 @@ bool ParseServerConfig(int argc, char** argv, ServerConfig* config,
           {"trace", "debug", "info", "warn", "error", "critical", "off"}));
   try {
     app.parse(argc, argv);
+    // CLI11's range checks let "nan" through (every comparison is false).
+    if (!std::isfinite(c->shutdown_grace_s)) {
+      throw CLI::ValidationError("--shutdown-grace", "must be a number");
+    }
     if (c->tls_cert.empty() != c->tls_key.empty()) {
       throw CLI::ValidationError("--tls-cert/--tls-key",
                                  "give both or neither");

@@ -10,6 +10,7 @@
 #include <grpcpp/test/mock_stream.h>
 #include <gtest/gtest.h>
 
+#include "client/import_reader.h"
 #include "client/stream_commands.h"
 #include "service_protos/user_mock.grpc.pb.h"
 
@@ -65,6 +66,64 @@ TEST(ListUserCommandTest, JsonOutput) {
   std::ostringstream out, err;
   EXPECT_EQ(ListUser(stub, 3, "", options, out, err), 0);
   EXPECT_EQ(out.str(), "client received: {\"details\":[{\"id\":3}]}\n");
+}
+
+// Every user `text` yields, or the first error.
+absl::StatusOr<std::vector<user::User>> ReadAll(const std::string& text) {
+  std::istringstream in(text);
+  ImportReader reader(in);
+  std::vector<user::User> users;
+  for (;;) {
+    auto next = reader.Next();
+    if (!next.ok()) return next.status();
+    if (!next->has_value()) return users;
+    users.push_back(std::move(**next));
+  }
+}
+
+TEST(ImportReaderTest, CsvWithAByteOrderMarkQuotesAndCrlf) {
+  auto users = ReadAll(
+      "\xEF\xBB\xBFname,email,display_name\r\n"
+      "alan,alan@example.com,\"Turing, Alan\"\r\n"
+      "\r\n"
+      "ally,ally@example.com,\"Ally \"\"Al\"\"\"\r\n");
+  ASSERT_TRUE(users.ok()) << users.status();
+  ASSERT_EQ(users->size(), 2u);
+  EXPECT_EQ((*users)[0].name(), "alan");
+  EXPECT_EQ((*users)[0].display_name(), "Turing, Alan");
+  EXPECT_EQ((*users)[1].display_name(), "Ally \"Al\"");
+}
+
+TEST(ImportReaderTest, JsonLinesTakeEitherDisplayNameSpelling) {
+  auto users = ReadAll(
+      "{\"name\": \"dora\", \"email\": \"d@example.com\", \"displayName\": "
+      "\"Dora\"}\n{\"name\": \"ed\", \"display_name\": \"Ed\", \"x\": 1}\n");
+  ASSERT_TRUE(users.ok()) << users.status();
+  ASSERT_EQ(users->size(), 2u);
+  EXPECT_EQ((*users)[0].display_name(), "Dora");
+  EXPECT_EQ((*users)[1].display_name(), "Ed");
+  EXPECT_EQ((*users)[1].email(), "");
+}
+
+TEST(ImportReaderTest, EachMalformedInputNamesItsLineAndProblem) {
+  const std::pair<std::string, std::string> cases[] = {
+      {"", "the input is empty"},
+      {"\n \n", "the input is empty"},
+      {"mail,nom\n", "line 1: CSV header must name"},
+      {"name,email\na,\"b\n", "line 2: unterminated quoted field"},
+      {"{\"name\": \"a\"}\n[1]\n", "line 2: not a JSON object"},
+      {"{\"name\": \"a\"}\nnot json\n",
+       "line 2: not valid JSON (invalid literal)"},
+      {"{\"name\": \"Jos\xE9\"}\n",
+       "line 1: not valid JSON (invalid string: ill-formed UTF-8 byte)"},
+  };
+  for (const auto& [text, message] : cases) {
+    auto users = ReadAll(text);
+    ASSERT_FALSE(users.ok()) << text;
+    EXPECT_EQ(users.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(std::string(users.status().message()), HasSubstr(message))
+        << text;
+  }
 }
 
 TEST(ImportCommandTest, AnAnswerForFewerUsersThanSentIsAnError) {
