@@ -69,6 +69,10 @@ def rss_mib(pid):
     return 0.0
 
 
+# Anything a step reported wrong, listed at the top of the report.
+PROBLEMS = []
+
+
 def pingpong():
     r = run([os.path.join(BUILD, "bench", "core-pingpong")], timeout=60)
     return int(r.stdout.strip()) if r.returncode == 0 else -1
@@ -81,9 +85,16 @@ def users_bench(target, method, cpu=None, **opts):
     for k, v in args.items():
         cmd += [f"--{k.replace('_', '-')}", str(v)]
     r = run(pinned(cmd, cpu), timeout=600)
-    if r.returncode != 0:
+    try:  # exit 1 still prints the result: keep the run, say what went wrong
+        result = json.loads(r.stdout.strip().splitlines()[-1])
+    except (IndexError, ValueError):
         raise RuntimeError(f"users-bench {method} failed: {r.stderr}{r.stdout}")
-    return json.loads(r.stdout.strip().splitlines()[-1]), " ".join(cmd)
+    if r.returncode != 0:
+        log(f"  users-bench {method}: {result.get('wrong', 0)} wrong, "
+            f"errors {result.get('errors', {})}")
+        PROBLEMS.append(f"users-bench {method}: {result.get('ok', 0)} ok, "
+                        f"{result.get('wrong', 0)} wrong, errors {result.get('errors', {})}")
+    return result, " ".join(cmd)
 
 
 def h2load(target, calls, cpu=None, path="/user.Users/ListUser", frame=REQUEST_FRAME,
@@ -380,6 +391,8 @@ def write_report(path, rows, suite, commands, commit, cpu_model, pp, has_chart):
              f"pinned (8-9 on a quiet host)"
              + (" — **CONTENDED HOST: every figure is depressed and noisy; rerun before drawing "
                 "conclusions**" if contended else ""))
+    for problem in PROBLEMS:
+        L.append(f"- **Problem:** {problem}")
     L.append("")
     L.append("## ListUser, every server")
     L.append("")

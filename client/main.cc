@@ -1,6 +1,7 @@
 // users-client: the tutorial's client, grown into a CLI for every RPC.
 // With no subcommand it calls ListUser(id=2, name="twtrubiks") on
 // localhost:50051 and prints the reply, as the tutorial's client.py does.
+#include <algorithm>
 #include <cmath>
 #include <iostream>
 #include <optional>
@@ -136,9 +137,10 @@ int main(int argc, char** argv) {
     return app.exit(
         CLI::ValidationError("--timeout", "must be a number of seconds"));
   }
-  // Rounded up: a tiny timeout must not become 0, which means no deadline.
-  options.timeout = std::chrono::milliseconds(
-      static_cast<int64_t>(std::ceil(timeout_s * 1000)));
+  // Rounded up: a tiny timeout must not become 0, which means no deadline;
+  // capped at a year, past which the conversion would overflow.
+  options.timeout = std::chrono::milliseconds(static_cast<int64_t>(
+      std::ceil(std::min(timeout_s, 365.0 * 86400) * 1000)));
 
   auto credentials = users::client::MakeCredentials(tls_ca, tls_cert, tls_key);
   if (!credentials.ok()) {

@@ -39,17 +39,29 @@ std::string JoinViolations(const std::vector<FieldViolation>& violations) {
 
 }  // namespace
 
-void ImportSession::AddMalformed(std::string_view request_bytes) {
+ImportSession::Rejected ImportSession::DescribeMalformed(
+    std::string_view request_bytes) {
+  Rejected rejected;
   const std::optional<user::User> user = SalvageUser(request_bytes);
   std::vector<FieldViolation> violations;
-  if (user) Directory::ValidateNewUser(*user, "user.", &violations);
-  std::string message = violations.empty()
-                            ? "not a valid ImportUsersRequest: protobuf could "
-                              "not parse it"
-                            : JoinViolations(violations);
-  pending_.entries.push_back(Entry{
-      next_index_++, user ? KeptName(ReplaceInvalidUtf8(user->name())) : "",
-      absl::InvalidArgumentError(message)});
+  if (user) {
+    violations = SalvagedUserViolations(*user, /*new_user=*/true);
+    // Cut before replacing bytes (each may become three), one byte past
+    // the limit so that KeptName still marks the cut.
+    const std::string_view name = user->name();
+    rejected.name =
+        KeptName(ReplaceInvalidUtf8(name.substr(0, kMaxKeptNameBytes + 1)));
+  }
+  rejected.status = absl::InvalidArgumentError(
+      violations.empty()
+          ? "not a valid ImportUsersRequest: protobuf could not parse it"
+          : JoinViolations(violations));
+  return rejected;
+}
+
+void ImportSession::AddRejected(Rejected rejected) {
+  pending_.entries.push_back(Entry{next_index_++, std::move(rejected.name),
+                                   std::move(rejected.status)});
 }
 
 void ImportSession::Add(const user::User& user) {

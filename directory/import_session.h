@@ -38,12 +38,19 @@ class ImportSession {
 
   // Takes the next user of the stream.
   void Add(const user::User& user);
-  // Takes the next message of the stream when protobuf could not parse it
-  // (most often a string field that is not UTF-8: a Latin-1 CSV). The user is
+  // A message of the stream protobuf could not parse (most often a string
+  // that is not UTF-8: a Latin-1 CSV), described for the summary: the user is
   // rejected like any invalid one, with the violations found in the fields
   // that can still be read from `request_bytes`, so one bad row neither ends
-  // the stream nor goes unreported.
-  void AddMalformed(std::string_view request_bytes);
+  // the stream nor goes unreported. Needs no session: call it outside the
+  // stream's lock, then AddRejected.
+  struct Rejected {
+    std::string name;  // valid UTF-8, at most ~256 bytes
+    absl::Status status;
+  };
+  static Rejected DescribeMalformed(std::string_view request_bytes);
+  // Takes the next message of the stream, rejected before the store.
+  void AddRejected(Rejected rejected);
   bool BatchFull() const { return pending_.entries.size() >= batch_size_; }
   bool HasPending() const { return !pending_.entries.empty(); }
   // The users added since the last TakeBatch.

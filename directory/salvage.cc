@@ -1,10 +1,12 @@
 #include "directory/salvage.h"
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
 #include <google/protobuf/unknown_field_set.h>
 
+#include "directory/directory.h"
 #include "directory/validation.h"
 #include "errors/errors.h"
 
@@ -57,18 +59,36 @@ std::optional<user::User> SalvageUser(std::string_view request_bytes) {
   return user;
 }
 
-absl::Status UnparsableUserRequest(std::string_view request_bytes,
-                                   std::string_view request_type) {
+std::vector<FieldViolation> SalvagedUserViolations(const user::User& user,
+                                                   bool new_user) {
   std::vector<FieldViolation> violations;
-  if (const auto user = SalvageUser(request_bytes)) {
-    for (const auto& [field, value] :
-         {std::pair{"user.name", &user->name()},
-          std::pair{"user.email", &user->email()},
-          std::pair{"user.display_name", &user->display_name()}}) {
-      if (!IsValidUtf8(*value)) {
-        violations.push_back({field, "must be valid UTF-8"});
+  for (const auto& [field, value] :
+       {std::pair{"user.name", &user.name()},
+        std::pair{"user.email", &user.email()},
+        std::pair{"user.display_name", &user.display_name()}}) {
+    if (!IsValidUtf8(*value)) {
+      violations.push_back({field, "must be valid UTF-8"});
+    }
+  }
+  if (new_user) {
+    std::vector<FieldViolation> rules;
+    Directory::ValidateNewUser(user, "user.", &rules);
+    for (auto& v : rules) {  // the display name's UTF-8 rule is already there
+      if (std::find(violations.begin(), violations.end(), v) ==
+          violations.end()) {
+        violations.push_back(std::move(v));
       }
     }
+  }
+  return violations;
+}
+
+absl::Status UnparsableUserRequest(std::string_view request_bytes,
+                                   std::string_view request_type,
+                                   bool new_user) {
+  std::vector<FieldViolation> violations;
+  if (const auto user = SalvageUser(request_bytes)) {
+    violations = SalvagedUserViolations(*user, new_user);
   }
   if (violations.empty()) {
     return absl::InvalidArgumentError("not a valid " +

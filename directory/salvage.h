@@ -9,8 +9,10 @@
 
 #include <optional>
 #include <string_view>
+#include <vector>
 
 #include "absl/status/status.h"
+#include "errors/errors.h"
 #include "service_protos/user.pb.h"
 
 namespace users {
@@ -20,12 +22,19 @@ namespace users {
 // read as bytes, unchecked; nothing if the bytes hold no such field.
 std::optional<user::User> SalvageUser(std::string_view request_bytes);
 
+// What is wrong with a user salvaged from a request protobuf refused: a
+// "must be valid UTF-8" violation for each string that is not, then, for a
+// new user (`new_user`: CreateUser, ImportUsers), every other rule it breaks.
+// An update's other rules depend on its mask, so they are left to a retry.
+std::vector<FieldViolation> SalvagedUserViolations(const user::User& user,
+                                                   bool new_user);
+
 // INVALID_ARGUMENT for a request with a user in field 1 that protobuf could
-// not parse: a field violation for each of the user's strings that is not
-// UTF-8, or, if that was not the cause, a plain message naming
-// `request_type`.
+// not parse, with SalvagedUserViolations as field violations, or, if none
+// explain it, a plain message naming `request_type`.
 absl::Status UnparsableUserRequest(std::string_view request_bytes,
-                                   std::string_view request_type);
+                                   std::string_view request_type,
+                                   bool new_user);
 
 }  // namespace users
 

@@ -27,17 +27,25 @@ class JsonMessageFlag final : public spdlog::custom_flag_formatter {
 };
 
 // protobuf writes its own lines straight to stderr, which would break the
-// JSON format. The ones a running server sees are about a peer's bytes (a
-// string that is not UTF-8), and the caller gets the outcome as a status or
-// an import error, so they are debug lines.
+// JSON format, so they go through our logger. Those about a peer's bytes
+// that failed to parse (a string that is not UTF-8) are debug: the caller
+// gets the outcome as a status or an import error. The rest keep their level:
+// one about serializing such a string is a bug of ours.
 void LogFromProtobuf(google::protobuf::LogLevel level, const char* file,
                      int line, const std::string& message) {
-  if (level == google::protobuf::LOGLEVEL_FATAL) {
-    spdlog::critical("protobuf {}:{}: {}", file, line, message);
-    spdlog::default_logger()->flush();  // protobuf aborts next
-  } else {
+  using google::protobuf::LogLevel;
+  if (message.find("when parsing a protocol buffer") != std::string::npos) {
     spdlog::debug("protobuf: {}", message);
+    return;
   }
+  const auto ours = level == LogLevel::LOGLEVEL_INFO      ? spdlog::level::info
+                    : level == LogLevel::LOGLEVEL_WARNING ? spdlog::level::warn
+                    : level == LogLevel::LOGLEVEL_ERROR
+                        ? spdlog::level::err
+                        : spdlog::level::critical;
+  spdlog::log(ours, "protobuf {}:{}: {}", file, line, message);
+  // A fatal one throws next and ends the process: write out the queue first.
+  if (ours == spdlog::level::critical) spdlog::default_logger()->flush();
 }
 
 }  // namespace

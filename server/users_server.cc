@@ -225,7 +225,10 @@ absl::Status UsersServer::Start() {
   // the compress filter would only pass them through; without it a call
   // costs ~430 fewer instructions and ~260 fewer bytes of its arena
   // (docs/performance.md). Compressed requests are still accepted: the
-  // decompress filter is a separate one and stays.
+  // decompress filter is a separate one and stays. Replies no longer carry
+  // grpc-accept-encoding (the compress filter set it): a client that reads
+  // it (grpc-js) may send uncompressed, which costs only bandwidth. A
+  // compression level set here later would do nothing until this line goes.
   builder.AddChannelArgument(GRPC_ARG_ENABLE_PER_MESSAGE_COMPRESSION, 0);
   server_ = builder.BuildAndStart();
   if (!server_ || port_ == 0) {

@@ -313,10 +313,13 @@ class ImportReactor final : public grpc::ServerReadReactor<grpc::ByteBuffer> {
 
   void OnReadDone(bool ok) override {
     bool parsed = false;
-    std::string malformed;
+    ImportSession::Rejected malformed;
     if (ok) {  // buffer_ and request_ belong to this read until StartRead
       parsed = ParseByteBuffer(buffer_, &request_);
-      if (!parsed) malformed = FlattenByteBuffer(buffer_);
+      if (!parsed) {  // described here, not under mu_, which commits wait on
+        malformed =
+            ImportSession::DescribeMalformed(FlattenByteBuffer(buffer_));
+      }
       buffer_.Clear();
     }
     Action action;
@@ -331,7 +334,7 @@ class ImportReactor final : public grpc::ServerReadReactor<grpc::ByteBuffer> {
         if (parsed) {
           session_.Add(request_.user());
         } else {
-          session_.AddMalformed(malformed);
+          session_.AddRejected(std::move(malformed));
         }
         if (!session_.BatchFull()) {
           action.read = true;
@@ -355,12 +358,12 @@ class ImportReactor final : public grpc::ServerReadReactor<grpc::ByteBuffer> {
   // Logged here, not at Finish: OnCancel, which may come after the last
   // reaction, always comes before OnDone.
   void OnDone() override {
-    bool cancelled;
+    grpc::Status status;
     {
       absl::MutexLock lock(&mu_);
-      cancelled = cancelled_;
+      status = cancelled_ ? Abandoned(deadline_) : finished_with_;
     }
-    call_.End(cancelled ? Abandoned(deadline_) : grpc::Status::OK);
+    call_.End(status);
     delete this;
   }
 
@@ -379,7 +382,7 @@ class ImportReactor final : public grpc::ServerReadReactor<grpc::ByteBuffer> {
       action.submit = in_flight_ = true;
     } else {
       action.finish = true;
-      action.status = SerializeSummary();
+      action.status = finished_with_ = SerializeSummary();
     }
     return action;
   }
@@ -437,6 +440,7 @@ class ImportReactor final : public grpc::ServerReadReactor<grpc::ByteBuffer> {
   bool paused_ ABSL_GUARDED_BY(mu_) = false;
   bool reading_done_ ABSL_GUARDED_BY(mu_) = false;
   bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
+  grpc::Status finished_with_ ABSL_GUARDED_BY(mu_);  // what Finish was given
 };
 
 // ---- LookupUsers ----

@@ -116,7 +116,8 @@ grpc::ServerUnaryReactor* UsersService::CreateUser(
         user::CreateUserRequest parsed;
         if (!ParseByteBuffer(*request, &parsed)) {
           return done(UnparsableUserRequest(FlattenByteBuffer(*request),
-                                            "CreateUserRequest"));
+                                            "CreateUserRequest",
+                                            /*new_user=*/true));
         }
         directory_->CreateUser(parsed, context->deadline(), std::move(done));
       });
@@ -132,7 +133,8 @@ grpc::ServerUnaryReactor* UsersService::UpdateUser(
         user::UpdateUserRequest parsed;
         if (!ParseByteBuffer(*request, &parsed)) {
           return done(UnparsableUserRequest(FlattenByteBuffer(*request),
-                                            "UpdateUserRequest"));
+                                            "UpdateUserRequest",
+                                            /*new_user=*/false));
         }
         directory_->UpdateUser(parsed, context->deadline(), std::move(done));
       });

@@ -10,6 +10,7 @@
 
 #include "directory/import_session.h"
 #include "directory/salvage.h"
+#include "directory/validation.h"
 #include "errors/errors.h"
 #include "storage/memory_user_store.h"
 
@@ -302,16 +303,32 @@ std::string RequestBytes(const std::string& name, const std::string& email,
   return bytes;
 }
 
+TEST(ImportSessionTest, AMalformedRowKeepsABoundedPrintableName) {
+  const auto rejected = ImportSession::DescribeMalformed(
+      RequestBytes(std::string(1 << 20, '\xFF'), "a@example.com", ""));
+  EXPECT_LE(rejected.name.size(), 256u + 3u);
+  EXPECT_TRUE(IsValidUtf8(rejected.name));
+  EXPECT_EQ(rejected.status.code(), absl::StatusCode::kInvalidArgument);
+}
+
 TEST(SalvageTest, NamesEachStringOfTheUserThatIsNotUtf8) {
   const absl::Status status = UnparsableUserRequest(
-      RequestBytes("j\xF6rg", "a@example.com", "Jos\xE9"), "CreateUserRequest");
+      RequestBytes("j\xF6rg", "a@example.com", "Jos\xE9"), "UpdateUserRequest",
+      /*new_user=*/false);
   EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(
       GetFieldViolations(status),
       ElementsAre(FieldViolation{"user.name", "must be valid UTF-8"},
                   FieldViolation{"user.display_name", "must be valid UTF-8"}));
-  const absl::Status garbage =
-      UnparsableUserRequest("\xFF\xFF\xFF", "UpdateUserRequest");
+  // A new user gets every other rule it breaks too, all at once.
+  EXPECT_THAT(
+      GetFieldViolations(UnparsableUserRequest(
+          RequestBytes("jose", "", "Jos\xE9"), "CreateUserRequest",
+          /*new_user=*/true)),
+      ElementsAre(FieldViolation{"user.display_name", "must be valid UTF-8"},
+                  FieldViolation{"user.email", "is required"}));
+  const absl::Status garbage = UnparsableUserRequest(
+      "\xFF\xFF\xFF", "UpdateUserRequest", /*new_user=*/false);
   EXPECT_EQ(garbage.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(std::string(garbage.message()),
               HasSubstr("not a valid UpdateUserRequest"));
@@ -324,9 +341,12 @@ TEST(ImportSessionTest, AMalformedRowFailsAloneWithTheViolationsItCarries) {
   ok.set_name("ok");
   ok.set_email("ok@example.com");
   session.Add(ok);
-  session.AddMalformed(RequestBytes("jose", "jose@example.com", "Jos\xE9"));
-  session.AddMalformed(RequestBytes("j\xF6rg", "jorg@example.com", ""));
-  session.AddMalformed("\xFF\xFF\xFF");
+  for (const std::string& bytes :
+       {RequestBytes("jose", "jose@example.com", "Jos\xE9"),
+        RequestBytes("j\xF6rg", "jorg@example.com", ""),
+        std::string("\xFF\xFF\xFF")}) {
+    session.AddRejected(ImportSession::DescribeMalformed(bytes));
+  }
   session.Add(ok);
   ImportSession::Batch batch = session.TakeBatch();
   ASSERT_EQ(batch.entries.size(), 5u);
@@ -349,9 +369,10 @@ TEST(ImportSessionTest, AMalformedRowFailsAloneWithTheViolationsItCarries) {
   EXPECT_THAT(summary.errors(2).message(), HasSubstr("could not parse"));
   for (const auto& e : summary.errors()) {
     EXPECT_EQ(e.code(), static_cast<int>(absl::StatusCode::kInvalidArgument));
+    // A client's parser refuses a reply with a string that is not UTF-8.
+    EXPECT_TRUE(IsValidUtf8(e.name()));
+    EXPECT_TRUE(IsValidUtf8(e.message()));
   }
-  std::string serialized;  // protobuf refuses a string that is not UTF-8
-  EXPECT_TRUE(summary.SerializeToString(&serialized));
 }
 
 }  // namespace
