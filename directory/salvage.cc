@@ -98,4 +98,33 @@ absl::Status UnparsableUserRequest(std::string_view request_bytes,
   return InvalidArgumentError("invalid user", violations);
 }
 
+absl::Status UnparsableListUsersRequest(std::string_view request_bytes) {
+  using google::protobuf::UnknownField;
+  google::protobuf::UnknownFieldSet request;
+  std::vector<FieldViolation> violations;
+  if (request.ParseFromArray(request_bytes.data(),
+                             static_cast<int>(request_bytes.size()))) {
+    for (const auto& [number, name] :
+         {std::pair{user::ListUsersRequest::kPageTokenFieldNumber,
+                    "page_token"},
+          std::pair{user::ListUsersRequest::kNamePrefixFieldNumber,
+                    "name_prefix"}}) {
+      bool valid = true;  // the last occurrence is the field's value
+      for (int i = 0; i < request.field_count(); ++i) {
+        const UnknownField& f = request.field(i);
+        if (f.number() == number &&
+            f.type() == UnknownField::TYPE_LENGTH_DELIMITED) {
+          valid = IsValidUtf8(f.length_delimited());
+        }
+      }
+      if (!valid) violations.push_back({name, "must be valid UTF-8"});
+    }
+  }
+  if (violations.empty()) {
+    return absl::InvalidArgumentError(
+        "not a valid ListUsersRequest: protobuf could not parse it");
+  }
+  return InvalidArgumentError("invalid ListUsers request", violations);
+}
+
 }  // namespace users

@@ -1,9 +1,9 @@
 // What can still be read from a request protobuf refused to parse. Left to
 // grpc++, such a request becomes a bare UNIMPLEMENTED (unary calls) or the
-// end of the stream (ImportUsers); the methods that take free text parse
-// their own and say which field was wrong. Most often it is a string that is
-// not UTF-8 (a Latin-1 file): protobuf checks proto3 strings while parsing,
-// before any rule of ours runs.
+// end of the stream (ImportUsers); the methods that take free text (all but
+// the tutorial's ListUser) parse their own and say which field was wrong. Most
+// often it is a string that is not UTF-8 (a Latin-1 file): protobuf checks
+// proto3 strings while parsing, before any rule of ours runs.
 #ifndef USERS_DIRECTORY_SALVAGE_H_
 #define USERS_DIRECTORY_SALVAGE_H_
 
@@ -35,6 +35,11 @@ std::vector<FieldViolation> SalvagedUserViolations(const user::User& user,
 absl::Status UnparsableUserRequest(std::string_view request_bytes,
                                    std::string_view request_type,
                                    bool new_user);
+
+// INVALID_ARGUMENT for a ListUsersRequest protobuf could not parse: a
+// "must be valid UTF-8" violation for `page_token` and `name_prefix` if
+// they are not, or else a plain message.
+absl::Status UnparsableListUsersRequest(std::string_view request_bytes);
 
 }  // namespace users
 

@@ -69,20 +69,27 @@ grpc::ServerUnaryReactor* UsersService::GetUser(
 }
 
 grpc::ServerUnaryReactor* UsersService::ListUsers(
-    grpc::CallbackServerContext* context, const user::ListUsersRequest* request,
-    user::ListUsersResponse* response) {
-  return ServeRead(context, "/user.Users/ListUsers", [&] {
-    absl::Status status = directory_->ListUsers(*request, response);
-    if (!status.ok() || max_reply_bytes_ == 0) return status;
-    const size_t bytes = response->ByteSizeLong();
-    if (bytes <= max_reply_bytes_) return status;
-    const int users = response->users_size();
-    response->Clear();
-    return absl::ResourceExhaustedError(
-        "a page of " + std::to_string(users) + " users is " +
-        std::to_string(bytes) + " bytes, over the server's limit of " +
-        std::to_string(max_reply_bytes_) +
-        " (--max-message-bytes); ask for a smaller page_size");
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
+  return ServeRead(context, "/user.Users/ListUsers", [&]() -> absl::Status {
+    user::ListUsersRequest parsed;
+    if (!ParseByteBuffer(*request, &parsed)) {
+      return UnparsableListUsersRequest(FlattenByteBuffer(*request));
+    }
+    user::ListUsersResponse page;
+    absl::Status status = directory_->ListUsers(parsed, &page);
+    if (!status.ok()) return status;
+    if (const size_t bytes = page.ByteSizeLong();
+        max_reply_bytes_ != 0 && bytes > max_reply_bytes_) {
+      return absl::ResourceExhaustedError(
+          "a page of " + std::to_string(page.users_size()) + " users is " +
+          std::to_string(bytes) + " bytes, over the server's limit of " +
+          std::to_string(max_reply_bytes_) +
+          " (--max-message-bytes); ask for a smaller page_size");
+    }
+    const grpc::Status serialized = SerializeToByteBuffer(page, response);
+    return absl::Status(static_cast<absl::StatusCode>(serialized.error_code()),
+                        serialized.error_message());
   });
 }
 

@@ -178,6 +178,12 @@ class DirectoryEndToEnd(unittest.TestCase):
             raw("CreateUser")(b"\xff\xff\xff", timeout=10)
         self.assertEqual(cm.exception.code(), grpc.StatusCode.INVALID_ARGUMENT)
         self.assertIn("could not parse", cm.exception.details())
+        with self.assertRaises(grpc.RpcError) as cm:  # ListUsersRequest.name_prefix
+            self.channel.unary_unary("/user.Users/ListUsers", request_serializer=lambda b: b,
+                                     response_deserializer=lambda b: b)(
+                field(3, b"l\xe4"), timeout=10)
+        self.assertEqual(cm.exception.code(), grpc.StatusCode.INVALID_ARGUMENT)
+        self.assertEqual(violations(cm.exception), [("name_prefix", "must be valid UTF-8")])
         # Well-formed requests through the raw path still work end to end.
         self.assertEqual(raw("CreateUser")(field(1, field(2, b"fine") + field(3, b"fine@example.com")),
                                            timeout=10).name, "fine")

@@ -335,6 +335,20 @@ TEST(SalvageTest, NamesEachStringOfTheUserThatIsNotUtf8) {
   EXPECT_TRUE(GetFieldViolations(garbage).empty());
 }
 
+TEST(SalvageTest, ListUsersNamesItsStringsThatAreNotUtf8) {
+  google::protobuf::UnknownFieldSet request;
+  request.AddLengthDelimited(user::ListUsersRequest::kPageTokenFieldNumber,
+                             "\xC0\x80");  // overlong
+  request.AddLengthDelimited(user::ListUsersRequest::kNamePrefixFieldNumber,
+                             "ok");
+  std::string bytes;
+  request.SerializeToString(&bytes);
+  const absl::Status status = UnparsableListUsersRequest(bytes);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(GetFieldViolations(status),
+              ElementsAre(FieldViolation{"page_token", "must be valid UTF-8"}));
+}
+
 TEST(ImportSessionTest, AMalformedRowFailsAloneWithTheViolationsItCarries) {
   ImportSession session;
   user::User ok;
