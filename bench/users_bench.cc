@@ -758,7 +758,9 @@ int main(int argc, char** argv) {
       ->check(CLI::PositiveNumber);
   app.add_option("--warmup", o.warmup_s, "Unmeasured seconds first")
       ->check(CLI::NonNegativeNumber);
-  app.add_flag("--json", o.json, "One JSON object on stdout");
+  app.add_flag("--json", o.json,
+               "One JSON object on stdout, last (watch-idle and connect-idle "
+               "first print {\"ready\": n} once their streams are open)");
   app.add_option("--token", o.token, "Bearer token")->envname("USERS_TOKEN");
   app.add_option("--tls-ca", o.tls_ca, "CA (PEM) for TLS");
   app.add_option("--tls-cert", o.tls_cert, "Client certificate (PEM) for mTLS");
