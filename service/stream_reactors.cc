@@ -382,13 +382,10 @@ class ImportReactor final : public grpc::ServerReadReactor<grpc::ByteBuffer> {
       action.submit = in_flight_ = true;
     } else {
       action.finish = true;
-      action.status = finished_with_ = SerializeSummary();
+      action.status = finished_with_ =
+          SerializeToByteBuffer(session_.summary(), response_);
     }
     return action;
-  }
-
-  grpc::Status SerializeSummary() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    return SerializeToByteBuffer(session_.summary(), response_);
   }
 
   void Act(Action action) {

@@ -71,25 +71,25 @@ grpc::ServerUnaryReactor* UsersService::GetUser(
 grpc::ServerUnaryReactor* UsersService::ListUsers(
     grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
     grpc::ByteBuffer* response) {
-  return ServeRead(context, "/user.Users/ListUsers", [&]() -> absl::Status {
+  return ServeRead(context, "/user.Users/ListUsers", [&]() -> grpc::Status {
     user::ListUsersRequest parsed;
     if (!ParseByteBuffer(*request, &parsed)) {
-      return UnparsableListUsersRequest(FlattenByteBuffer(*request));
+      return ToGrpcStatus(
+          UnparsableListUsersRequest(FlattenByteBuffer(*request)));
     }
     user::ListUsersResponse page;
     absl::Status status = directory_->ListUsers(parsed, &page);
-    if (!status.ok()) return status;
+    if (!status.ok()) return ToGrpcStatus(status);
     if (const size_t bytes = page.ByteSizeLong();
         max_reply_bytes_ != 0 && bytes > max_reply_bytes_) {
-      return absl::ResourceExhaustedError(
+      return grpc::Status(
+          grpc::StatusCode::RESOURCE_EXHAUSTED,
           "a page of " + std::to_string(page.users_size()) + " users is " +
-          std::to_string(bytes) + " bytes, over the server's limit of " +
-          std::to_string(max_reply_bytes_) +
-          " (--max-message-bytes); ask for a smaller page_size");
+              std::to_string(bytes) + " bytes, over the server's limit of " +
+              std::to_string(max_reply_bytes_) +
+              " (--max-message-bytes); ask for a smaller page_size");
     }
-    const grpc::Status serialized = SerializeToByteBuffer(page, response);
-    return absl::Status(static_cast<absl::StatusCode>(serialized.error_code()),
-                        serialized.error_message());
+    return SerializeToByteBuffer(page, response);
   });
 }
 
@@ -113,19 +113,30 @@ grpc::ServerUnaryReactor* UsersService::StartWrite(
   return reactor;
 }
 
+template <typename Request, typename Write>
+grpc::ServerUnaryReactor* UsersService::StartUserWrite(
+    grpc::CallbackServerContext* context, std::string_view method,
+    const grpc::ByteBuffer& request, grpc::ByteBuffer* response, bool new_user,
+    Write&& write) {
+  return StartWrite(
+      context, method, [&](grpc::ServerUnaryReactor* reactor, auto call) {
+        auto done = FinishWithUser(reactor, response, std::move(call));
+        Request parsed;
+        if (!ParseByteBuffer(request, &parsed)) {
+          return done(UnparsableUserRequest(FlattenByteBuffer(request),
+                                            Request::descriptor()->name(),
+                                            new_user));
+        }
+        write(parsed, std::move(done));
+      });
+}
+
 grpc::ServerUnaryReactor* UsersService::CreateUser(
     grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
     grpc::ByteBuffer* response) {
-  return StartWrite(
-      context, "/user.Users/CreateUser",
-      [&](grpc::ServerUnaryReactor* reactor, auto call) {
-        auto done = FinishWithUser(reactor, response, std::move(call));
-        user::CreateUserRequest parsed;
-        if (!ParseByteBuffer(*request, &parsed)) {
-          return done(UnparsableUserRequest(FlattenByteBuffer(*request),
-                                            "CreateUserRequest",
-                                            /*new_user=*/true));
-        }
+  return StartUserWrite<user::CreateUserRequest>(
+      context, "/user.Users/CreateUser", *request, response,
+      /*new_user=*/true, [&](const auto& parsed, auto done) {
         directory_->CreateUser(parsed, context->deadline(), std::move(done));
       });
 }
@@ -133,16 +144,9 @@ grpc::ServerUnaryReactor* UsersService::CreateUser(
 grpc::ServerUnaryReactor* UsersService::UpdateUser(
     grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
     grpc::ByteBuffer* response) {
-  return StartWrite(
-      context, "/user.Users/UpdateUser",
-      [&](grpc::ServerUnaryReactor* reactor, auto call) {
-        auto done = FinishWithUser(reactor, response, std::move(call));
-        user::UpdateUserRequest parsed;
-        if (!ParseByteBuffer(*request, &parsed)) {
-          return done(UnparsableUserRequest(FlattenByteBuffer(*request),
-                                            "UpdateUserRequest",
-                                            /*new_user=*/false));
-        }
+  return StartUserWrite<user::UpdateUserRequest>(
+      context, "/user.Users/UpdateUser", *request, response,
+      /*new_user=*/false, [&](const auto& parsed, auto done) {
         directory_->UpdateUser(parsed, context->deadline(), std::move(done));
       });
 }

@@ -94,6 +94,16 @@ class UsersService final : public UsersCallbackService {
   template <typename Start>
   grpc::ServerUnaryReactor* StartWrite(grpc::CallbackServerContext* context,
                                        std::string_view method, Start&& start);
+  // A StartWrite whose raw `request` is a Request with a user in field 1
+  // (CreateUser, UpdateUser): parses it, answering one protobuf refuses with
+  // the violations salvaged from it, then calls `write(parsed, done)`, where
+  // `done` serializes the resulting user into `response`.
+  template <typename Request, typename Write>
+  grpc::ServerUnaryReactor* StartUserWrite(grpc::CallbackServerContext* context,
+                                           std::string_view method,
+                                           const grpc::ByteBuffer& request,
+                                           grpc::ByteBuffer* response,
+                                           bool new_user, Write&& write);
 
   // The two hottest unary methods reuse their messages (see the header).
   RecyclingAllocator<user::UserRequest, user::UserResponse>
