@@ -53,9 +53,8 @@ ImportSession::Rejected ImportSession::DescribeMalformed(
         KeptName(ReplaceInvalidUtf8(name.substr(0, kMaxKeptNameBytes + 1)));
   }
   rejected.status = absl::InvalidArgumentError(
-      violations.empty()
-          ? "not a valid ImportUsersRequest: protobuf could not parse it"
-          : JoinViolations(violations));
+      violations.empty() ? UnparsableMessage("ImportUsersRequest")
+                         : JoinViolations(violations));
   return rejected;
 }
 

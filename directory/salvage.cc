@@ -83,6 +83,12 @@ std::vector<FieldViolation> SalvagedUserViolations(const user::User& user,
   return violations;
 }
 
+std::string UnparsableMessage(std::string_view message_type) {
+  std::string message = "not a valid ";
+  message.append(message_type).append(": protobuf could not parse it");
+  return message;
+}
+
 absl::Status UnparsableUserRequest(std::string_view request_bytes,
                                    std::string_view request_type,
                                    bool new_user) {
@@ -91,9 +97,7 @@ absl::Status UnparsableUserRequest(std::string_view request_bytes,
     violations = SalvagedUserViolations(*user, new_user);
   }
   if (violations.empty()) {
-    return absl::InvalidArgumentError("not a valid " +
-                                      std::string(request_type) +
-                                      ": protobuf could not parse it");
+    return absl::InvalidArgumentError(UnparsableMessage(request_type));
   }
   return InvalidArgumentError("invalid user", violations);
 }
@@ -121,8 +125,7 @@ absl::Status UnparsableListUsersRequest(std::string_view request_bytes) {
     }
   }
   if (violations.empty()) {
-    return absl::InvalidArgumentError(
-        "not a valid ListUsersRequest: protobuf could not parse it");
+    return absl::InvalidArgumentError(UnparsableMessage("ListUsersRequest"));
   }
   return InvalidArgumentError("invalid ListUsers request", violations);
 }

@@ -8,6 +8,7 @@
 #define USERS_DIRECTORY_SALVAGE_H_
 
 #include <optional>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -16,6 +17,10 @@
 #include "service_protos/user.pb.h"
 
 namespace users {
+
+// "not a valid <message_type>: protobuf could not parse it": what a request
+// is told when nothing more precise can be said of it.
+std::string UnparsableMessage(std::string_view message_type);
 
 // The user in field 1 of `request_bytes` (where CreateUserRequest,
 // UpdateUserRequest and ImportUsersRequest all keep it), its string fields

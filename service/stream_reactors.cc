@@ -11,6 +11,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "directory/import_session.h"
+#include "directory/salvage.h"
 #include "service/error_boundary.h"
 #include "service/raw_messages.h"
 
@@ -442,9 +443,12 @@ class ImportReactor final : public grpc::ServerReadReactor<grpc::ByteBuffer> {
 
 // ---- LookupUsers ----
 
+// Raw messages in and out, for the reason ImportUsers has: grpc++ reports a
+// message it cannot parse as the end of the stream, so the stream would end
+// OK with the rest of the client's ids unanswered. Here such a message gets
+// its own INVALID_ARGUMENT answer, like any bad id, and the stream goes on.
 class LookupReactor final
-    : public grpc::ServerBidiReactor<user::GetUserRequest,
-                                     user::LookupUsersResponse> {
+    : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> {
  public:
   LookupReactor(Directory* directory, Deadline deadline, CallInterceptor call)
       : directory_(directory), deadline_(deadline), call_(std::move(call)) {
@@ -452,6 +456,11 @@ class LookupReactor final
   }
 
   void OnReadDone(bool ok) override {
+    // Reads come one at a time, so answers keep request order even though
+    // the lookup runs outside the lock, where a write's completion never
+    // waits for it.
+    grpc::ByteBuffer answer;
+    if (ok) Answer(request_, &answer);
     bool read = false, write = false, finish = false;
     bool hint = false;
     {
@@ -464,8 +473,7 @@ class LookupReactor final
         // The stream already ended (a failed write): answer nothing more,
         // and start nothing after Finish.
       } else {
-        pending_.emplace_back();
-        directory_->Lookup(request_.id(), &pending_.back());
+        pending_.emplace_back().Swap(&answer);
         if (!writing_) {
           writing_ = write = true;
           hint = pending_.size() > 1;
@@ -537,6 +545,27 @@ class LookupReactor final
  private:
   static constexpr size_t kMaxQueued = 256;
 
+  // One serialized LookupUsersResponse for one raw GetUserRequest.
+  void Answer(const grpc::ByteBuffer& request, grpc::ByteBuffer* answer) {
+    user::GetUserRequest parsed;
+    user::LookupUsersResponse response;
+    if (ParseByteBuffer(request, &parsed)) {
+      directory_->Lookup(parsed.id(), &response);
+    } else {
+      response.set_code(static_cast<int>(absl::StatusCode::kInvalidArgument));
+      response.set_message(UnparsableMessage("GetUserRequest"));
+    }
+    if (!SerializeToByteBuffer(response, answer).ok()) {
+      // Unreachable for a stored user (its fields are bounded), but an
+      // answer must still go out in its place.
+      response.Clear();
+      response.set_id(parsed.id());
+      response.set_code(static_cast<int>(absl::StatusCode::kInternal));
+      response.set_message("the answer could not be serialized");
+      (void)SerializeToByteBuffer(response, answer);
+    }
+  }
+
   void FinishWith(const grpc::Status& status) {
     {
       absl::MutexLock lock(&mu_);
@@ -546,7 +575,7 @@ class LookupReactor final
   }
 
   void WriteFront(bool more_follow) {
-    user::LookupUsersResponse* front;
+    grpc::ByteBuffer* front;
     {
       absl::MutexLock lock(&mu_);
       front = &pending_.front();  // deque keeps it in place until popped
@@ -560,10 +589,10 @@ class LookupReactor final
   Directory* const directory_;
   const Deadline deadline_;
   CallInterceptor call_;
-  user::GetUserRequest request_;  // owned by the read in flight
+  grpc::ByteBuffer request_;  // owned by the read in flight
 
   absl::Mutex mu_;
-  std::deque<user::LookupUsersResponse> pending_ ABSL_GUARDED_BY(mu_);
+  std::deque<grpc::ByteBuffer> pending_ ABSL_GUARDED_BY(mu_);
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
   bool paused_ ABSL_GUARDED_BY(mu_) = false;
   bool reading_done_ ABSL_GUARDED_BY(mu_) = false;
@@ -586,9 +615,8 @@ grpc::ServerReadReactor<grpc::ByteBuffer>* NewImportReactor(
   return new ImportReactor(directory, response, deadline, std::move(call));
 }
 
-grpc::ServerBidiReactor<user::GetUserRequest, user::LookupUsersResponse>*
-NewLookupReactor(Directory* directory, Deadline deadline,
-                 CallInterceptor call) {
+grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* NewLookupReactor(
+    Directory* directory, Deadline deadline, CallInterceptor call) {
   return new LookupReactor(directory, deadline, std::move(call));
 }
 

@@ -29,9 +29,11 @@ grpc::ServerReadReactor<grpc::ByteBuffer>* NewImportReactor(
     Directory* directory, grpc::ByteBuffer* response, Deadline deadline,
     CallInterceptor call);
 
-// LookupUsers: one answer per id, in request order, pipelined.
-grpc::ServerBidiReactor<user::GetUserRequest, user::LookupUsersResponse>*
-NewLookupReactor(Directory* directory, Deadline deadline, CallInterceptor call);
+// LookupUsers: one answer per id, in request order, pipelined. Raw messages
+// in and out (see the reactor on why): serialized GetUserRequests in,
+// serialized LookupUsersResponses out.
+grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* NewLookupReactor(
+    Directory* directory, Deadline deadline, CallInterceptor call);
 
 // A stream refused before it starts (auth, limits): finishes at once.
 // `Reactor` is the grpc++ reactor type the method returns.

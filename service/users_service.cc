@@ -169,7 +169,7 @@ grpc::ServerWriteReactor<user::UserEvent>* UsersService::WatchUsers(
     grpc::CallbackServerContext* context,
     const user::WatchUsersRequest* request) {
   if (hub_ == nullptr) {
-    return user::Users::CallbackService::WatchUsers(context, request);
+    return UsersCallbackService::WatchUsers(context, request);
   }
   CallInterceptor call(observers_, context, "/user.Users/WatchUsers");
   if (auto denied = admission_.Admit(context, Access::kRead); !denied.ok()) {
@@ -190,12 +190,12 @@ grpc::ServerReadReactor<grpc::ByteBuffer>* UsersService::ImportUsers(
                           std::move(call));
 }
 
-grpc::ServerBidiReactor<user::GetUserRequest, user::LookupUsersResponse>*
+grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>*
 UsersService::LookupUsers(grpc::CallbackServerContext* context) {
   CallInterceptor call(observers_, context, "/user.Users/LookupUsers");
   if (auto denied = admission_.Admit(context, Access::kRead); !denied.ok()) {
-    return NewRejected<grpc::ServerBidiReactor<user::GetUserRequest,
-                                               user::LookupUsersResponse>>(
+    return NewRejected<
+        grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>>(
         std::move(call), denied);
   }
   return NewLookupReactor(directory_, context->deadline(), std::move(call));

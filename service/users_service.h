@@ -32,16 +32,24 @@ struct ServiceOptions {
 };
 
 // The methods that take free text (CreateUser, UpdateUser, ListUsers,
-// ImportUsers; not the tutorial's ListUser) are served raw and parse their
-// own requests, so that one protobuf refuses (a
-// string that is not UTF-8) gets INVALID_ARGUMENT naming the field rather
-// than grpc++'s bare UNIMPLEMENTED or, for the stream, a silent end (see
-// directory/salvage.h). The rest go through the generated callback handlers.
-using UsersCallbackService = user::Users::WithRawCallbackMethod_CreateUser<
-    user::Users::WithRawCallbackMethod_UpdateUser<
-        user::Users::WithRawCallbackMethod_ListUsers<
-            user::Users::WithRawCallbackMethod_ImportUsers<
-                user::Users::CallbackService>>>>;
+// ImportUsers; not the tutorial's ListUser) and the LookupUsers stream are
+// served raw and parse their own requests, so that one protobuf refuses (a
+// string that is not UTF-8; bytes that are no message) gets INVALID_ARGUMENT
+// naming the field rather than grpc++'s bare UNIMPLEMENTED or, for a client
+// stream, a silent end (see directory/salvage.h). The rest go through the
+// generated callback handlers.
+// Spelled out rather than layered over user::Users::CallbackService: a raw
+// LookupUsers has the typed one's parameters, so it could not override it.
+using UsersCallbackService = user::Users::WithCallbackMethod_ListUser<
+    user::Users::WithRawCallbackMethod_CreateUser<
+        user::Users::WithCallbackMethod_GetUser<
+            user::Users::WithRawCallbackMethod_UpdateUser<
+                user::Users::WithCallbackMethod_DeleteUser<
+                    user::Users::WithRawCallbackMethod_ListUsers<
+                        user::Users::WithCallbackMethod_WatchUsers<
+                            user::Users::WithRawCallbackMethod_ImportUsers<
+                                user::Users::WithRawCallbackMethod_LookupUsers<
+                                    user::Users::Service>>>>>>>>>;
 
 class UsersService final : public UsersCallbackService {
  public:
@@ -81,8 +89,9 @@ class UsersService final : public UsersCallbackService {
   grpc::ServerReadReactor<grpc::ByteBuffer>* ImportUsers(
       grpc::CallbackServerContext* context,
       grpc::ByteBuffer* response) override;
-  grpc::ServerBidiReactor<user::GetUserRequest, user::LookupUsersResponse>*
-  LookupUsers(grpc::CallbackServerContext* context) override;
+  // Takes GetUserRequests, answers LookupUsersResponses.
+  grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* LookupUsers(
+      grpc::CallbackServerContext* context) override;
 
  private:
   // Runs a unary read to completion on this thread: `body` returns void or a

@@ -295,6 +295,21 @@ class StreamingEndToEnd(unittest.TestCase):
         self.assertEqual(replies[2].user.name, "lb")
         self.assertIn("not found", replies[1].message)
 
+    def test_lookup_message_protobuf_cannot_parse_is_answered_alone(self):
+        # grpc++ alone would end the stream at the bad message, with OK and
+        # the ids after it unanswered.
+        a = self.create("lraw")
+        lookup_raw = self.channel.stream_stream(
+            "/user.Users/LookupUsers", request_serializer=lambda b: b,
+            response_deserializer=user_pb2.LookupUsersResponse.FromString)
+        good = user_pb2.GetUserRequest(id=a.id).SerializeToString()
+        truncated_varint = b"\x08\xff"
+        replies = list(lookup_raw(iter([good, truncated_varint, good]), timeout=30))
+        self.assertEqual([r.code for r in replies], [0, 3, 0])
+        self.assertEqual([r.user for r in replies], [a, user_pb2.User(), a])
+        self.assertEqual(replies[1].message,
+                         "not a valid GetUserRequest: protobuf could not parse it")
+
     def test_lookup_many_pipelined(self):
         u = self.create("many")
         n = 20000
