@@ -1,6 +1,10 @@
 #include "client/stream_commands.h"
 
 #include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 
@@ -9,6 +13,77 @@
 #include "errors/errors.h"
 
 namespace users::client {
+namespace {
+
+// The lines of `in`, read on a thread of their own. std::istream has no way
+// to interrupt a getline, and a lookup stream that fails (an error, the
+// deadline) must not then wait for the next line of an input that stays open
+// (`tail -f ids | users-client lookup`). Stop() lets the consumer go at
+// once; the reading thread is left blocked on `in` and ends with the process.
+// Once Next() has returned false for the input's end, it touches `in` no more.
+class LineFeed {
+ public:
+  explicit LineFeed(std::istream& in) : state_(std::make_shared<State>()) {
+    std::thread([state = state_, &in] {
+      std::string line;
+      while (std::getline(in, line)) {
+        std::unique_lock lock(state->mu);
+        // Bounded, so that a large file is not read ahead of a slow stream.
+        state->changed.wait(lock, [&] {
+          return state->stopped || state->lines.size() < kMaxBuffered;
+        });
+        if (state->stopped) return;
+        state->lines.push_back(std::move(line));
+        state->changed.notify_all();
+      }
+      std::lock_guard lock(state->mu);
+      state->ended = true;
+      state->changed.notify_all();
+    }).detach();
+  }
+  LineFeed(const LineFeed&) = delete;
+  LineFeed& operator=(const LineFeed&) = delete;
+  ~LineFeed() { Stop(); }
+
+  // Whether lines are waiting to be taken by Next() right now.
+  bool Buffered() {
+    std::lock_guard lock(state_->mu);
+    return !state_->lines.empty();
+  }
+
+  // The next line; false at the end of the input or after Stop().
+  bool Next(std::string* line) {
+    std::unique_lock lock(state_->mu);
+    state_->changed.wait(lock, [&] {
+      return state_->stopped || state_->ended || !state_->lines.empty();
+    });
+    if (state_->stopped || state_->lines.empty()) return false;
+    *line = std::move(state_->lines.front());
+    state_->lines.pop_front();
+    state_->changed.notify_all();
+    return true;
+  }
+
+  void Stop() {
+    std::lock_guard lock(state_->mu);
+    state_->stopped = true;
+    state_->changed.notify_all();
+  }
+
+ private:
+  static constexpr size_t kMaxBuffered = 1024;
+  struct State {
+    std::mutex mu;
+    std::condition_variable changed;
+    std::deque<std::string> lines;
+    bool ended = false;
+    bool stopped = false;
+  };
+  // Shared with the reading thread, which may outlive this object.
+  std::shared_ptr<State> state_;
+};
+
+}  // namespace
 
 int WatchUsers(user::Users::StubInterface& stub, int64_t since,
                const CallOptions& options, std::ostream& out,
@@ -104,19 +179,25 @@ int LookupUsers(user::Users::StubInterface& stub,
   auto stream = stub.LookupUsers(context.get());
   bool input_ok = true;
   std::string bad_line;
+  std::unique_ptr<LineFeed> lines;
+  if (ids.empty()) lines = std::make_unique<LineFeed>(in);
   std::thread writer([&] {
     user::GetUserRequest request;
-    auto send = [&](int64_t id) {
+    // Corked only while more ids are at hand to follow at once: an id typed
+    // or tailed in is sent (and answered) without waiting for the next.
+    auto send = [&](int64_t id, bool more_follow) {
       request.set_id(id);
-      return stream->Write(request, grpc::WriteOptions().set_buffer_hint());
+      grpc::WriteOptions write_options;
+      if (more_follow) write_options.set_buffer_hint();
+      return stream->Write(request, write_options);
     };
     if (!ids.empty()) {
-      for (int64_t id : ids) {
-        if (!send(id)) break;
+      for (size_t i = 0; i < ids.size(); ++i) {
+        if (!send(ids[i], i + 1 < ids.size())) break;
       }
     } else {
       std::string line;
-      while (std::getline(in, line)) {
+      while (lines->Next(&line)) {
         if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
         try {
           size_t used = 0;
@@ -124,7 +205,7 @@ int LookupUsers(user::Users::StubInterface& stub,
           if (line.find_first_not_of(" \t\r", used) != std::string::npos) {
             throw std::invalid_argument(line);
           }
-          if (!send(id)) break;
+          if (!send(id, lines->Buffered())) break;
         } catch (const std::exception&) {
           input_ok = false;
           bad_line = line;
@@ -140,7 +221,13 @@ int LookupUsers(user::Users::StubInterface& stub,
     if (response.code() != 0) all_found = false;
     PrintMessage(response, options.json, out);
     if (!options.json) out << "\n";
+    // Ids arriving a few at a time (a terminal, a pipe) see each answer as
+    // it comes; a file of ids is printed in blocks.
+    if (lines && !lines->Buffered()) out.flush();
   }
+  // The stream is over. On success the input had ended already; on a
+  // failure the writer must not wait for more of it.
+  if (lines) lines->Stop();
   writer.join();
   grpc::Status status = stream->Finish();
   if (!input_ok) {

@@ -380,6 +380,32 @@ class StreamingEndToEnd(unittest.TestCase):
         self.assertEqual((second["revision"], second["user"]["name"]), ("3", "cy"))
 
 
+    def test_client_lookup_ends_when_stream_fails_with_stdin_still_open(self):
+        # Ids from an input that never ends (tail -f): when the stream fails
+        # (here its deadline), the client reports it and exits instead of
+        # waiting for a next line that may never come.
+        import subprocess
+        from harness import CLIENT_BIN
+        u = self.create("tailed")
+        p = subprocess.Popen([CLIENT_BIN, "--target", self.server.target, "--timeout", "2",
+                              "--json", "lookup"], stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            p.stdin.write(f"{u.id}\n")
+            p.stdin.flush()
+            self.assertEqual(json.loads(p.stdout.readline())["user"]["name"], "tailed")
+            code = p.wait(timeout=30)  # stdin stays open all along
+            err = p.stderr.read()
+        finally:
+            p.kill()
+            p.wait()
+            p.stdin.close()
+            p.stdout.close()
+            p.stderr.close()
+        self.assertEqual(code, 1, err)
+        self.assertIn("DEADLINE_EXCEEDED", err)
+
+
 class CompactionEndToEnd(StreamingEndToEnd):
     server_args = ["--event-retention", "5"]
 
