@@ -15,8 +15,8 @@
 namespace users::client {
 namespace {
 
-// The lines of `in`, read on a thread of their own. std::istream has no way
-// to interrupt a getline, and a lookup stream that fails (an error, the
+// The non-blank lines of `in`, read on a thread of their own. std::istream has
+// no way to interrupt a getline, and a lookup stream that fails (an error, the
 // deadline) must not then wait for the next line of an input that stays open
 // (`tail -f ids | users-client lookup`). Stop() lets the consumer go at
 // once; the reading thread is left blocked on `in` and ends with the process.
@@ -27,6 +27,10 @@ class LineFeed {
     std::thread([state = state_, &in] {
       std::string line;
       while (std::getline(in, line)) {
+        // Skipped here, not by the consumer, so that Buffered() never
+        // promises a line that will not be sent (an id corked behind a
+        // blank line would wait for the next id).
+        if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
         std::unique_lock lock(state->mu);
         // Bounded, so that a large file is not read ahead of a slow stream.
         state->changed.wait(lock, [&] {
@@ -51,7 +55,7 @@ class LineFeed {
     return !state_->lines.empty();
   }
 
-  // The next line; false at the end of the input or after Stop().
+  // The next non-blank line; false at the end of the input or after Stop().
   bool Next(std::string* line) {
     std::unique_lock lock(state_->mu);
     state_->changed.wait(lock, [&] {
@@ -198,7 +202,6 @@ int LookupUsers(user::Users::StubInterface& stub,
     } else {
       std::string line;
       while (lines->Next(&line)) {
-        if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
         try {
           size_t used = 0;
           int64_t id = std::stoll(line, &used);

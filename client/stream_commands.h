@@ -24,9 +24,9 @@ int ImportUsers(user::Users::StubInterface& stub, std::istream& in,
 
 // Looks up `ids` (or, if empty, ids read from `in`, one per line) on one
 // stream; prints each answer in request order. Exit code 1 if any failed.
-// `in` is read on a thread of its own that, if the stream fails before `in`
-// ends, is left blocked on it: `in` must then live as long as the process
-// (std::cin does).
+// `in` is read on a thread of its own that, if the call ends before `in` does
+// (a failed stream, a line that is not an id), is left reading it: `in` must
+// then live as long as the process (std::cin does).
 int LookupUsers(user::Users::StubInterface& stub,
                 const std::vector<int64_t>& ids, std::istream& in,
                 const CallOptions& options, std::ostream& out,

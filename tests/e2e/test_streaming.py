@@ -391,7 +391,7 @@ class StreamingEndToEnd(unittest.TestCase):
                               "--json", "lookup"], stdin=subprocess.PIPE,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         try:
-            p.stdin.write(f"{u.id}\n")
+            p.stdin.write(f"{u.id}\n\n \n")  # blank lines must not hold the id back
             p.stdin.flush()
             self.assertEqual(json.loads(p.stdout.readline())["user"]["name"], "tailed")
             code = p.wait(timeout=30)  # stdin stays open all along
