@@ -185,9 +185,17 @@ class WatchReactor final : public grpc::ServerWriteReactor<user::UserEvent>,
           finish_ = std::make_unique<grpc::Status>(ShuttingDown());
           return Next::kNothing;
         }
-        if (replay_next_ == replay_.size()) return Next::kReplayPage;
-        Fill(replay_[replay_next_++]);
-        return Next::kEvent;
+        if (replay_next_ < replay_.size()) {
+          Fill(replay_[replay_next_++]);
+          return Next::kEvent;
+        }
+        if (last_sent_ < replay_until_) return Next::kReplayPage;
+        // Replayed up to the subscription; the live queue has the rest. (A
+        // further page read could find those later events compacted away,
+        // and report a compaction the client never suffered.)
+        replaying_ = false;
+        std::vector<Change>().swap(replay_);
+        continue;
       }
       WatchSubscription::State state;
       auto live = subscription_->Pop(&state);
@@ -452,77 +460,72 @@ class LookupReactor final
  public:
   LookupReactor(Directory* directory, Deadline deadline, CallInterceptor call)
       : directory_(directory), deadline_(deadline), call_(std::move(call)) {
-    StartRead(&request_);
+    StartRead(&request_);  // reading_ starts true
   }
 
+  // Every Start* is decided under mu_ with reading_ or writing_ set before
+  // the lock is let go, and Finish only once neither is set: so no read or
+  // write can start after Finish, whichever thread's reaction comes first.
   void OnReadDone(bool ok) override {
     // Reads come one at a time, so answers keep request order even though
     // the lookup runs outside the lock, where a write's completion never
     // waits for it.
     grpc::ByteBuffer answer;
     if (ok) Answer(request_, &answer);
-    bool read = false, write = false, finish = false;
-    bool hint = false;
+    bool read = false, write = false, hint = false;
+    std::optional<grpc::Status> finish;
     {
       absl::MutexLock lock(&mu_);
+      reading_ = false;
       if (!ok) {
         reading_done_ = true;
-        finish = !writing_ && pending_.empty() && !finished_;
-        finished_ = finished_ || finish;
-      } else if (finished_) {
-        // The stream already ended (a failed write): answer nothing more,
-        // and start nothing after Finish.
-      } else {
+      } else if (!broken_) {
         pending_.emplace_back().Swap(&answer);
         if (!writing_) {
           writing_ = write = true;
           hint = pending_.size() > 1;
         }
         if (pending_.size() < kMaxQueued) {
-          read = true;
+          reading_ = read = true;
         } else {
           paused_ = true;  // the client reads slowly: stop reading too
         }
       }
+      finish = FinishIfDone();
     }
     if (write) WriteFront(hint);
     if (read) StartRead(&request_);
-    if (finish) FinishWith(grpc::Status::OK);
+    if (finish) FinishWith(*finish);
   }
 
   void OnWriteDone(bool ok) override {
-    bool read = false, write = false, finish = false, hint = false;
-    grpc::Status status = grpc::Status::OK;
+    bool read = false, write = false, hint = false;
+    std::optional<grpc::Status> finish;
     {
       absl::MutexLock lock(&mu_);
+      writing_ = false;
       if (!ok) {
-        status = grpc::Status(grpc::StatusCode::CANCELLED, "stream broken");
-        // The client is gone. Stop writing; the outstanding read (if any)
-        // fails too, and OnDone follows once both are done.
-        writing_ = false;
+        // The client is gone: answer nothing more. The read in flight, if
+        // any, fails too, and the last of the two finishes.
+        broken_ = true;
+        paused_ = false;
         pending_.clear();
-        if (finished_) return;
-        finished_ = true;
-        finish = true;
       } else {
         pending_.pop_front();
         if (!pending_.empty()) {
-          write = true;
+          writing_ = write = true;
           hint = pending_.size() > 1;
-        } else {
-          writing_ = false;
-          finish = reading_done_ && !finished_;
-          finished_ = finished_ || finish;
+        }
+        if (paused_ && pending_.size() < kMaxQueued / 2) {
+          paused_ = false;
+          reading_ = read = true;
         }
       }
-      if (paused_ && !finished_ && pending_.size() < kMaxQueued / 2) {
-        paused_ = false;
-        read = true;
-      }
+      finish = FinishIfDone();
     }
     if (write) WriteFront(hint);
     if (read) StartRead(&request_);
-    if (finish) FinishWith(status);
+    if (finish) FinishWith(*finish);
   }
 
   void OnCancel() override {
@@ -544,6 +547,22 @@ class LookupReactor final
 
  private:
   static constexpr size_t kMaxQueued = 256;
+
+  // The status to finish with, once nothing is in flight and either the
+  // stream broke or every answer to a half-closed stream has been sent.
+  std::optional<grpc::Status> FinishIfDone()
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (finished_ || reading_ || writing_) return std::nullopt;
+    if (broken_) {
+      finished_ = true;
+      return grpc::Status(grpc::StatusCode::CANCELLED, "stream broken");
+    }
+    if (reading_done_ && pending_.empty()) {
+      finished_ = true;
+      return grpc::Status::OK;
+    }
+    return std::nullopt;
+  }
 
   // One serialized LookupUsersResponse for one raw GetUserRequest.
   void Answer(const grpc::ByteBuffer& request, grpc::ByteBuffer* answer) {
@@ -593,9 +612,11 @@ class LookupReactor final
 
   absl::Mutex mu_;
   std::deque<grpc::ByteBuffer> pending_ ABSL_GUARDED_BY(mu_);
-  bool writing_ ABSL_GUARDED_BY(mu_) = false;
+  bool reading_ ABSL_GUARDED_BY(mu_) = true;   // a read in flight
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;  // a write in flight
   bool paused_ ABSL_GUARDED_BY(mu_) = false;
-  bool reading_done_ ABSL_GUARDED_BY(mu_) = false;
+  bool reading_done_ ABSL_GUARDED_BY(mu_) = false;  // the client half-closed
+  bool broken_ ABSL_GUARDED_BY(mu_) = false;        // a write failed
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
   bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
   grpc::Status status_ ABSL_GUARDED_BY(mu_);  // what Finish was given

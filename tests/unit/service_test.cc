@@ -2,8 +2,12 @@
 // wiring, interceptors included, no separate process.
 #include <atomic>
 #include <chrono>
+#include <functional>
+#include <future>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include <gmock/gmock.h>
 #include <grpcpp/create_channel.h>
@@ -253,6 +257,77 @@ TEST(WatchUsersTest, WritesNeverWaitOnAReplayingWatcher) {
   EXPECT_EQ(end.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED)
       << end.error_message();
   server->Shutdown();
+  writer.Stop();
+}
+
+// A memory store that keeps few events, and runs `after_first_read` once,
+// right after the first ReadEvents has read its page.
+class CompactingStore final : public ForwardingUserStore {
+ public:
+  explicit CompactingStore(int64_t retention)
+      : ForwardingUserStore(&base_), base_(retention) {}
+  std::function<void()> after_first_read;
+
+  absl::StatusOr<std::vector<Change>> ReadEvents(int64_t after,
+                                                 int limit) override {
+    auto page = ForwardingUserStore::ReadEvents(after, limit);
+    if (after_first_read) std::exchange(after_first_read, nullptr)();
+    return page;
+  }
+
+ private:
+  MemoryUserStore base_;
+};
+
+// More commits than the log keeps land while a watcher replays: they are in
+// its live queue, so it gets every event and no OUT_OF_RANGE, although the
+// log no longer holds those that follow its replay.
+TEST(WatchUsersTest, CompactionAfterTheReplayedRangeIsNotReported) {
+  CompactingStore store(/*retention=*/2);
+  WatchHub hub(/*latest_revision=*/0, /*max_queue=*/100);
+  GroupCommitter writer(&store, &hub, {});
+  Directory directory(&store, &writer, {});
+  UsersService service(&directory, &hub);
+  InProcessServer in_process(&service);
+  ASSERT_TRUE(in_process.server != nullptr);
+  auto create = [&](const std::string& name) {
+    user::CreateUserRequest req;
+    req.mutable_user()->set_name(name);
+    req.mutable_user()->set_email(name + "@example.com");
+    std::promise<absl::Status> done;
+    directory.CreateUser(
+        req, std::chrono::system_clock::now() + std::chrono::seconds(10),
+        [&](absl::StatusOr<user::User> u) { done.set_value(u.status()); });
+    return done.get_future().get();
+  };
+  ASSERT_TRUE(create("before1").ok());
+  ASSERT_TRUE(create("before2").ok());
+  // On the replay's thread, with the page of revision 2 read: five commits
+  // (revisions 3-7) reach the live queue, and the log keeps only 6 and 7.
+  store.after_first_read = [&] {
+    for (const char* name :
+         {"during1", "during2", "during3", "during4", "during5"}) {
+      EXPECT_TRUE(create(name).ok()) << name;
+    }
+  };
+
+  grpc::ClientContext watch_ctx;
+  watch_ctx.set_deadline(std::chrono::system_clock::now() +
+                         std::chrono::seconds(30));
+  user::WatchUsersRequest watch_req;
+  watch_req.set_since_revision(1);  // replays revision 2 from the store
+  auto watch = in_process.stub->WatchUsers(&watch_ctx, watch_req);
+  std::vector<int64_t> revisions;
+  user::UserEvent event;
+  while (revisions.size() < 6 && watch->Read(&event)) {
+    revisions.push_back(event.revision());
+  }
+  EXPECT_THAT(revisions, ::testing::ElementsAre(2, 3, 4, 5, 6, 7));
+  watch_ctx.TryCancel();
+  grpc::Status end = watch->Finish();
+  EXPECT_EQ(end.error_code(), grpc::StatusCode::CANCELLED)
+      << end.error_message();
+  in_process.server->Shutdown();
   writer.Stop();
 }
 
