@@ -94,8 +94,11 @@ class WatchReactor final : public grpc::ServerWriteReactor<user::UserEvent>,
     if (!started_) return;
     const auto state = subscription_->state();
     if (state != WatchSubscription::State::kOpen) {
-      // Cut off now, even with a write stuck behind flow control: that is
-      // exactly the watcher that must not hold resources (or a drain).
+      // Finish now, even with a write in flight. A client that still
+      // reads gets the status right after that event; one that stopped reading
+      // (its write stuck behind flow control) gets it only after that
+      // write, so it holds the call until it reads, disconnects, or a
+      // shutdown's grace period ends. Its queue is no longer filled.
       FinishOnce(state == WatchSubscription::State::kClosed ? ShuttingDown()
                                                             : FellBehind());
       return;
