@@ -33,7 +33,10 @@ grpc::Status Abandoned(Deadline deadline) {
 
 // ---- WatchUsers ----
 
-class WatchReactor final : public grpc::ServerWriteReactor<user::UserEvent>,
+// Raw messages out: each event is serialized as it is taken, so that only
+// its bytes, not a UserEvent, stay with the reactor while the write is in
+// flight.
+class WatchReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer>,
                            public Watcher {
  public:
   WatchReactor(Directory* directory, WatchHub* hub,
@@ -117,6 +120,7 @@ class WatchReactor final : public grpc::ServerWriteReactor<user::UserEvent>,
     {
       absl::MutexLock lock(&mu_);
       writing_ = false;
+      sending_.Clear();  // an idle watcher keeps no event's bytes
     }
     Pump();
   }
@@ -148,15 +152,25 @@ class WatchReactor final : public grpc::ServerWriteReactor<user::UserEvent>,
       {
         absl::MutexLock lock(&mu_);
         if (!started_ || writing_ || finished_) return;
-        const Next next = finish_ == nullptr ? NextEvent() : Next::kNothing;
+        // One scratch message per thread, cleared rather than rebuilt, so
+        // that its strings keep their capacity from event to event.
+        thread_local user::UserEvent event;
+        event.Clear();
+        const Next next =
+            finish_ == nullptr ? NextEvent(&event) : Next::kNothing;
         if (next == Next::kEvent) {
+          if (grpc::Status serialized = SerializeToByteBuffer(event, &sending_);
+              !serialized.ok()) {
+            finish_ = std::make_unique<grpc::Status>(std::move(serialized));
+            continue;
+          }
           writing_ = true;
           // Under mu_, so no FinishOnce (which sets finished_ under mu_)
           // comes between the check above and the write: from the writer
           // thread, which holds no reference on the call, a write started
           // after Finish could outlive the reactor. grpc++ never runs
           // OnWriteDone inline, so this cannot re-enter.
-          StartWrite(&event_);
+          StartWrite(&sending_);
           return;
         }
         if (next == Next::kReplayPage) {
@@ -179,9 +193,9 @@ class WatchReactor final : public grpc::ServerWriteReactor<user::UserEvent>,
 
   enum class Next { kEvent, kReplayPage, kNothing };
 
-  // Fills event_ with the next event to send (kEvent), asks for the next page
+  // Fills `event` with the next event to send (kEvent), asks for the next page
   // of the stored log (kReplayPage), or finds nothing to send now.
-  Next NextEvent() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+  Next NextEvent(user::UserEvent* event) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     for (;;) {
       if (replaying_) {
         if (subscription_->state() == WatchSubscription::State::kClosed) {
@@ -189,7 +203,7 @@ class WatchReactor final : public grpc::ServerWriteReactor<user::UserEvent>,
           return Next::kNothing;
         }
         if (replay_next_ < replay_.size()) {
-          Fill(replay_[replay_next_++]);
+          Fill(replay_[replay_next_++], event);
           return Next::kEvent;
         }
         if (last_sent_ < replay_until_) return Next::kReplayPage;
@@ -212,7 +226,7 @@ class WatchReactor final : public grpc::ServerWriteReactor<user::UserEvent>,
       }
       if (!live) return Next::kNothing;
       if (live->revision <= last_sent_) continue;  // already replayed
-      Fill(*live);
+      Fill(*live, event);
       return Next::kEvent;
     }
   }
@@ -267,10 +281,11 @@ class WatchReactor final : public grpc::ServerWriteReactor<user::UserEvent>,
                         "server is shutting down; reconnect and resume");
   }
 
-  void Fill(const Change& c) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    event_.set_type(ToProto(c.type));
-    event_.set_revision(c.revision);
-    ToProto(c.user, event_.mutable_user());
+  void Fill(const Change& c, user::UserEvent* event)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    event->set_type(ToProto(c.type));
+    event->set_revision(c.revision);
+    ToProto(c.user, event->mutable_user());
     last_sent_ = c.revision;
   }
 
@@ -303,7 +318,7 @@ class WatchReactor final : public grpc::ServerWriteReactor<user::UserEvent>,
   // WatchSubscription::queue_ on why not a deque).
   std::vector<Change> replay_ ABSL_GUARDED_BY(mu_);
   size_t replay_next_ ABSL_GUARDED_BY(mu_) = 0;
-  user::UserEvent event_;  // owned by the write in flight
+  grpc::ByteBuffer sending_;  // owned by the write in flight
 };
 
 // ---- ImportUsers ----
@@ -627,7 +642,7 @@ class LookupReactor final
 
 }  // namespace
 
-grpc::ServerWriteReactor<user::UserEvent>* NewWatchReactor(
+grpc::ServerWriteReactor<grpc::ByteBuffer>* NewWatchReactor(
     Directory* directory, WatchHub* hub, const user::WatchUsersRequest& request,
     CallInterceptor call) {
   return new WatchReactor(directory, hub, request, std::move(call));

@@ -18,7 +18,8 @@
 namespace users {
 
 // WatchUsers: replay from the stored log, then live events from the hub.
-grpc::ServerWriteReactor<user::UserEvent>* NewWatchReactor(
+// Writes serialized UserEvents.
+grpc::ServerWriteReactor<grpc::ByteBuffer>* NewWatchReactor(
     Directory* directory, WatchHub* hub, const user::WatchUsersRequest& request,
     CallInterceptor call);
 

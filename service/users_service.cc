@@ -152,31 +152,51 @@ grpc::ServerUnaryReactor* UsersService::UpdateUser(
 }
 
 grpc::ServerUnaryReactor* UsersService::DeleteUser(
-    grpc::CallbackServerContext* context,
-    const user::DeleteUserRequest* request,
-    google::protobuf::Empty* /*response*/) {
-  return StartWrite(context, "/user.Users/DeleteUser",
-                    [&](grpc::ServerUnaryReactor* reactor, auto call) {
-                      directory_->DeleteUser(
-                          *request, context->deadline(),
-                          [reactor, call](absl::Status status) {
-                            reactor->Finish(call->End(ToGrpcStatus(status)));
-                          });
-                    });
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
+  return StartWrite(
+      context, "/user.Users/DeleteUser",
+      [&](grpc::ServerUnaryReactor* reactor, auto call) {
+        auto done = [reactor, response, call](absl::Status deleted) {
+          grpc::Status status = ToGrpcStatus(deleted);
+          if (status.ok()) {
+            status = SerializeToByteBuffer(google::protobuf::Empty(), response);
+          }
+          reactor->Finish(call->End(status));
+        };
+        user::DeleteUserRequest parsed;
+        if (!ParseByteBuffer(*request, &parsed)) {
+          return done(absl::InvalidArgumentError(
+              UnparsableMessage("DeleteUserRequest")));
+        }
+        directory_->DeleteUser(parsed, context->deadline(), std::move(done));
+      });
 }
 
-grpc::ServerWriteReactor<user::UserEvent>* UsersService::WatchUsers(
-    grpc::CallbackServerContext* context,
-    const user::WatchUsersRequest* request) {
-  if (hub_ == nullptr) {
-    return UsersCallbackService::WatchUsers(context, request);
-  }
+grpc::ServerWriteReactor<grpc::ByteBuffer>* UsersService::WatchUsers(
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request) {
+  using Reactor = grpc::ServerWriteReactor<grpc::ByteBuffer>;
   CallInterceptor call(observers_, context, "/user.Users/WatchUsers");
-  if (auto denied = admission_.Admit(context, Access::kRead); !denied.ok()) {
-    return NewRejected<grpc::ServerWriteReactor<user::UserEvent>>(
-        std::move(call), denied);
+  if (hub_ == nullptr) {
+    return NewRejected<Reactor>(std::move(call),
+                                grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
+                                             "this server has no change feed"));
   }
-  return NewWatchReactor(directory_, hub_, *request, std::move(call));
+  if (auto denied = admission_.Admit(context, Access::kRead); !denied.ok()) {
+    return NewRejected<Reactor>(std::move(call), denied);
+  }
+  user::WatchUsersRequest parsed;
+  const bool parsed_ok = ParseByteBuffer(*request, &parsed);
+  // grpc++ keeps a raw request for the whole call, and its slices can pin a
+  // transport read buffer: ~300 bytes a watcher (10,000 idle watchers: 3 MB).
+  // Parsed, it is needed no more; the object itself is not const.
+  const_cast<grpc::ByteBuffer*>(request)->Clear();
+  if (!parsed_ok) {
+    return NewRejected<Reactor>(std::move(call),
+                                ToGrpcStatus(absl::InvalidArgumentError(
+                                    UnparsableMessage("WatchUsersRequest"))));
+  }
+  return NewWatchReactor(directory_, hub_, parsed, std::move(call));
 }
 
 grpc::ServerReadReactor<grpc::ByteBuffer>* UsersService::ImportUsers(

@@ -8,7 +8,7 @@ import time
 import unittest
 
 import grpc
-from google.protobuf import field_mask_pb2
+from google.protobuf import empty_pb2, field_mask_pb2
 
 from harness import Server, run_client
 from service_protos import user_pb2, user_pb2_grpc
@@ -188,6 +188,29 @@ class DirectoryEndToEnd(unittest.TestCase):
         self.assertEqual(raw("CreateUser")(field(1, field(2, b"fine") + field(3, b"fine@example.com")),
                                            timeout=10).name, "fine")
         self.assertEqual(self.stub.GetUser(user_pb2.GetUserRequest(id=u.id)).display_name, "")
+
+    def test_bytes_that_are_no_message_are_invalid_argument_for_delete_and_watch(self):
+        # grpc++ alone answers these UNIMPLEMENTED, as if the method did not exist.
+        truncated_varint = b"\x08\xff"
+        for method, call in [
+                ("DeleteUser", self.channel.unary_unary(
+                    "/user.Users/DeleteUser", request_serializer=lambda b: b,
+                    response_deserializer=lambda b: b)),
+                ("WatchUsers", lambda req, timeout: next(self.channel.unary_stream(
+                    "/user.Users/WatchUsers", request_serializer=lambda b: b,
+                    response_deserializer=lambda b: b)(req, timeout=timeout)))]:
+            with self.assertRaises(grpc.RpcError) as cm:
+                call(truncated_varint, timeout=10)
+            self.assertEqual(cm.exception.code(), grpc.StatusCode.INVALID_ARGUMENT, method)
+            self.assertIn(f"not a valid {method}Request: protobuf could not parse it",
+                          cm.exception.details())
+        # Well-formed requests through the raw path still work end to end.
+        u = self.create("rawdel")
+        self.assertEqual(self.stub.DeleteUser(user_pb2.DeleteUserRequest(id=u.id), timeout=10),
+                         empty_pb2.Empty())
+        with self.assertRaises(grpc.RpcError) as cm:
+            self.stub.GetUser(user_pb2.GetUserRequest(id=u.id), timeout=10)
+        self.assertEqual(cm.exception.code(), grpc.StatusCode.NOT_FOUND)
 
     def test_restart_keeps_the_data(self):
         u = self.create("keeper", display="Kept")
