@@ -489,7 +489,10 @@ class LookupReactor final
     // the lookup runs outside the lock, where a write's completion never
     // waits for it.
     grpc::ByteBuffer answer;
-    if (ok) Answer(request_, &answer);
+    if (ok) {
+      Answer(request_, &answer);
+      request_.Clear();  // its slices may pin a transport read buffer
+    }
     bool read = false, write = false, hint = false;
     std::optional<grpc::Status> finish;
     {
