@@ -24,7 +24,8 @@ namespace users {
 inline constexpr int kDefaultPageSize = 50;
 inline constexpr int kMaxPageSize = 1000;
 
-// Conversions between storage records and the wire message.
+// Conversions between storage records and the wire message. ToProto sets
+// every field of `out`, so a message can be reused without a Clear().
 void ToProto(const UserRecord& record, user::User* out);
 user::UserEvent::Type ToProto(ChangeType type);
 

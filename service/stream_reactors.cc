@@ -152,10 +152,10 @@ class WatchReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer>,
       {
         absl::MutexLock lock(&mu_);
         if (!started_ || writing_ || finished_) return;
-        // One scratch message per thread, cleared rather than rebuilt, so
-        // that its strings keep their capacity from event to event.
+        // One scratch message per thread, overwritten (Fill sets every
+        // field) rather than rebuilt or cleared, which would free its user
+        // and strings: they keep their capacity from event to event.
         thread_local user::UserEvent event;
-        event.Clear();
         const Next next =
             finish_ == nullptr ? NextEvent(&event) : Next::kNothing;
         if (next == Next::kEvent) {

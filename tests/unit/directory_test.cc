@@ -68,6 +68,20 @@ class DirectoryTest : public ::testing::Test {
   Directory directory_{&store_, &writer_, {}};
 };
 
+// The watch stream reuses one message per thread without clearing it.
+TEST(ToProtoTest, OverwritesEveryFieldOfAReusedMessage) {
+  UserRecord full{7, "seven", "seven@example.com", "Seven", 3, -1500001,
+                  1700000000123456};
+  UserRecord bare{1, "a", "a@example.com", "", 1, 0, 0};
+  user::User reused;
+  ToProto(full, &reused);
+  ToProto(bare, &reused);
+  user::User fresh;
+  ToProto(bare, &fresh);
+  EXPECT_EQ(reused.SerializeAsString(), fresh.SerializeAsString());
+  EXPECT_EQ(reused.ShortDebugString(), fresh.ShortDebugString());
+}
+
 TEST_F(DirectoryTest, CreateThenGet) {
   auto u = Create("alice", "alice@example.com", "Alice");
   ASSERT_TRUE(u.ok()) << u.status();
