@@ -5,10 +5,7 @@
 #include <string>
 #include <utility>
 
-#include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/health_check_service_interface.h>
-#include <grpcpp/impl/server_builder_option.h>
-#include <grpcpp/impl/server_builder_plugin.h>
 #include <grpcpp/security/server_credentials.h>
 #include <grpcpp/server_builder.h>
 #include <httplib.h>
@@ -41,19 +38,6 @@ std::vector<std::string> UsersMethodPaths() {
   }
   return paths;
 }
-
-// Linking grpc++_reflection registers its plugin with every ServerBuilder
-// (a static initializer), so turning reflection off means removing it.
-class WithoutReflection final : public grpc::ServerBuilderOption {
- public:
-  void UpdateArguments(grpc::ChannelArguments*) override {}
-  void UpdatePlugins(std::vector<std::unique_ptr<grpc::ServerBuilderPlugin>>*
-                         plugins) override {
-    std::erase_if(*plugins, [](const auto& p) {
-      return p->name() == "proto_server_reflection";
-    });
-  }
-};
 
 absl::StatusOr<std::string> ReadFile(const std::string& path) {
   std::ifstream in(path);
@@ -192,15 +176,21 @@ absl::Status UsersServer::Start() {
   // Health's schema linked in, so reflection can describe grpc.health.v1.
   (void)grpc::health::v1::HealthCheckRequest::descriptor();
   grpc::EnableDefaultHealthCheckService(true);
-  if (config_.reflection)
-    grpc::reflection::InitProtoReflectionServerBuilderPlugin();
 
   grpc::ServerBuilder builder;
-  if (!config_.reflection)
-    builder.SetOption(std::make_unique<WithoutReflection>());
   const std::string address = config_.host + ":" + std::to_string(config_.port);
   builder.AddListeningPort(address, *credentials, &port_);
   builder.RegisterService(service_.get());
+  if (config_.reflection) {
+    const std::vector<std::string> services = {
+        user::Users::service_full_name(), "grpc.health.v1.Health",
+        grpc::reflection::v1::ServerReflection::service_full_name(),
+        grpc::reflection::v1alpha::ServerReflection::service_full_name()};
+    reflection_v1_ = std::make_unique<ReflectionV1Service>(services);
+    reflection_v1alpha_ = std::make_unique<ReflectionV1AlphaService>(services);
+    builder.RegisterService(reflection_v1_.get());
+    builder.RegisterService(reflection_v1alpha_.get());
+  }
   // Without this grpc++ sets SO_REUSEPORT, and a second server on a busy port
   // starts "successfully" and takes half the connections.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);

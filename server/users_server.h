@@ -26,6 +26,7 @@
 #include "middleware/auth.h"
 #include "middleware/metrics.h"
 #include "server/config.h"
+#include "service/reflection_service.h"
 #include "service/users_service.h"
 #include "storage/caching_user_store.h"
 #include "storage/counting_user_store.h"
@@ -78,6 +79,9 @@ class UsersServer {
   std::unique_ptr<Metrics> metrics_;
   std::unique_ptr<AccessLog> access_log_;
   std::unique_ptr<UsersService> service_;
+  std::unique_ptr<ReflectionV1Service>
+      reflection_v1_;  // null with --no-reflection
+  std::unique_ptr<ReflectionV1AlphaService> reflection_v1alpha_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
 

@@ -38,6 +38,20 @@ class Reflection(unittest.TestCase):
         self.assertIn("grpc.health.v1.Health/Check", methods)
         self.assertIn("grpc.health.v1.Health/Watch", methods)
 
+    def test_both_reflection_versions(self):
+        # grpc.reflection.v1 is what current clients ask for first; v1alpha is
+        # all that older grpcurl and Postman know.
+        with Server(args=["--db", ":memory:"]) as server:
+            for protocol in ("grpc-v1", "grpc-v1alpha"):
+                r = buf_curl(server.target, "--reflect-protocol", protocol,
+                             "--list-methods")
+                self.assertEqual(r.returncode, 0, f"{protocol}: {r.stderr}")
+                self.assertIn("user.Users/ListUser", r.stdout.split(), protocol)
+                r = buf_curl(server.target, "--reflect-protocol", protocol,
+                             "-d", '{"id": 0, "name": "x"}', path="/user.Users/ListUser")
+                self.assertNotEqual(r.returncode, 0, protocol)
+                self.assertIn("Sorry, id is not allowed 0", r.stderr, protocol)
+
     def test_calls_list_user_without_a_proto(self):
         with Server(args=["--db", ":memory:"]) as server:
             r = buf_curl(server.target, "-d", '{"id": 2, "name": "twtrubiks"}',
