@@ -1,12 +1,15 @@
 #include "service/stream_reactors.h"
 
 #include <atomic>
+#include <chrono>
 #include <deque>
 #include <memory>
 #include <optional>
 #include <string>
 #include <utility>
 #include <vector>
+
+#include <grpcpp/alarm.h>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
@@ -478,13 +481,15 @@ class LookupReactor final
  public:
   LookupReactor(Directory* directory, Deadline deadline, CallInterceptor call)
       : directory_(directory), deadline_(deadline), call_(std::move(call)) {
+    read_started_ = Clock::now();
     StartRead(&request_);  // reading_ starts true
   }
 
-  // Every Start* is decided under mu_ with reading_ or writing_ set before
-  // the lock is let go, and Finish only once neither is set: so no read or
-  // write can start after Finish, whichever thread's reaction comes first.
+  // Every Start* is decided under mu_ with reading_, writing_ or alarm_set_
+  // set before the lock is let go, and Finish only once none is set: so no
+  // operation can start after Finish, whichever thread's reaction comes first.
   void OnReadDone(bool ok) override {
+    const Clock::time_point now = Clock::now();
     // Reads come one at a time, so answers keep request order even though
     // the lookup runs outside the lock, where a write's completion never
     // waits for it.
@@ -493,35 +498,31 @@ class LookupReactor final
       Answer(request_, &answer);
       request_.Clear();  // its slices may pin a transport read buffer
     }
-    bool read = false, write = false, hint = false;
-    std::optional<grpc::Status> finish;
+    Next next;
     {
       absl::MutexLock lock(&mu_);
       reading_ = false;
+      // A read that completes at once was already waiting in the transport:
+      // the client is sending ahead, and the next is likely there too.
+      streaming_ahead_ = ok && now - read_started_ < kQuickRead;
       if (!ok) {
         reading_done_ = true;
       } else if (!broken_) {
         pending_.emplace_back().Swap(&answer);
-        if (!writing_) {
-          writing_ = write = true;
-          hint = pending_.size() > 1;
-        }
         if (pending_.size() < kMaxQueued) {
-          reading_ = read = true;
+          reading_ = next.read = true;
+          read_started_ = now;
         } else {
           paused_ = true;  // the client reads slowly: stop reading too
         }
       }
-      finish = FinishIfDone();
+      next = Decide(next.read, /*may_hold=*/true);
     }
-    if (write) WriteFront(hint);
-    if (read) StartRead(&request_);
-    if (finish) FinishWith(*finish);
+    Act(next);
   }
 
   void OnWriteDone(bool ok) override {
-    bool read = false, write = false, hint = false;
-    std::optional<grpc::Status> finish;
+    Next next;
     {
       absl::MutexLock lock(&mu_);
       writing_ = false;
@@ -533,20 +534,15 @@ class LookupReactor final
         pending_.clear();
       } else {
         pending_.pop_front();
-        if (!pending_.empty()) {
-          writing_ = write = true;
-          hint = pending_.size() > 1;
-        }
         if (paused_ && pending_.size() < kMaxQueued / 2) {
           paused_ = false;
-          reading_ = read = true;
+          reading_ = next.read = true;
+          read_started_ = Clock::now();
         }
       }
-      finish = FinishIfDone();
+      next = Decide(next.read, /*may_hold=*/true);
     }
-    if (write) WriteFront(hint);
-    if (read) StartRead(&request_);
-    if (finish) FinishWith(*finish);
+    Act(next);
   }
 
   void OnCancel() override {
@@ -567,13 +563,79 @@ class LookupReactor final
   }
 
  private:
+  using Clock = std::chrono::steady_clock;
   static constexpr size_t kMaxQueued = 256;
+  // An answer written with buffer_hint waits in grpc++ to go out with the
+  // next one, in one sendmsg; one written without it is sent at once.
+  // Hinting only while more answers were queued sent nearly every answer on
+  // its own (a write's completion almost always beat the next read), so a
+  // pipelined stream cost a syscall per lookup (docs/performance.md). So
+  // while the client is sending ahead, the last queued answer is held for the
+  // read that is surely coming, for at most kHoldAtMost (an alarm), and every
+  // kFlushEvery-th answer is sent regardless. A client sending one id at a
+  // time has reads that wait, and its answers go out at once.
+  static constexpr auto kQuickRead = std::chrono::microseconds(50);
+  static constexpr auto kHoldAtMost = std::chrono::microseconds(500);
+  static constexpr size_t kFlushEvery = 32;
+
+  // What a reaction starts once mu_ is released.
+  struct Next {
+    bool read = false;
+    bool write = false;
+    bool hint = false;
+    std::optional<grpc::Status> finish;
+  };
+
+  Next Decide(bool read, bool may_hold) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    Next next;
+    next.read = read;
+    if (!writing_ && !broken_ && !pending_.empty()) {
+      const bool more_queued = pending_.size() > 1;
+      const bool may_wait = unflushed_ + 1 < kFlushEvery;
+      if (more_queued && may_wait) {
+        ++unflushed_;
+        writing_ = next.write = next.hint = true;
+      } else if (may_hold && may_wait && reading_ && streaming_ahead_) {
+        if (!alarm_set_) {  // hold the answer; the alarm ends the hold
+          alarm_set_ = true;
+          // Set under mu_: its callback runs on grpc's executor thread, never
+          // inline, so it cannot start before mu_ is let go. A grpc::Alarm
+          // is set once; the last one has fired (alarm_set_ was false).
+          alarm_ = std::make_unique<grpc::Alarm>();
+          alarm_->Set(std::chrono::system_clock::now() + kHoldAtMost,
+                      [this](bool) { OnHoldExpired(); });
+        }
+      } else {
+        unflushed_ = 0;
+        writing_ = next.write = true;
+      }
+    }
+    next.finish = FinishIfDone();
+    return next;
+  }
+
+  void Act(const Next& next) {
+    if (next.write) WriteFront(next.hint);
+    if (next.read) StartRead(&request_);
+    if (next.finish) FinishWith(*next.finish);
+  }
+
+  // The read the held answer waited for did not come: send it.
+  void OnHoldExpired() {
+    Next next;
+    {
+      absl::MutexLock lock(&mu_);
+      alarm_set_ = false;
+      next = Decide(/*read=*/false, /*may_hold=*/false);
+    }
+    Act(next);
+  }
 
   // The status to finish with, once nothing is in flight and either the
   // stream broke or every answer to a half-closed stream has been sent.
   std::optional<grpc::Status> FinishIfDone()
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    if (finished_ || reading_ || writing_) return std::nullopt;
+    if (finished_ || reading_ || writing_ || alarm_set_) return std::nullopt;
     if (broken_) {
       finished_ = true;
       return grpc::Status(grpc::StatusCode::CANCELLED, "stream broken");
@@ -641,6 +703,12 @@ class LookupReactor final
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
   bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
   grpc::Status status_ ABSL_GUARDED_BY(mu_);  // what Finish was given
+  // Holding the last answer (see kQuickRead).
+  Clock::time_point read_started_ ABSL_GUARDED_BY(mu_);
+  bool streaming_ahead_ ABSL_GUARDED_BY(mu_) = false;
+  size_t unflushed_ ABSL_GUARDED_BY(mu_) = 0;  // hinted writes since a send
+  bool alarm_set_ ABSL_GUARDED_BY(mu_) = false;
+  std::unique_ptr<grpc::Alarm> alarm_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace

@@ -333,3 +333,54 @@ TEST(WatchUsersTest, CompactionAfterTheReplayedRangeIsNotReported) {
 
 }  // namespace
 }  // namespace users
+
+namespace users {
+namespace {
+
+// Ids sent ahead in one burst make the server hold its last answer for the
+// next read (coalescing sends). With the stream left open and no more ids,
+// every answer must still arrive: the hold ends on its own. Then ids sent
+// one at a time, each answered before the next is sent.
+TEST(LookupUsersTest, AnswersABurstAndSingleIdsWithTheStreamLeftOpen) {
+  MemoryUserStore store;
+  GroupCommitter writer(&store, nullptr, {});
+  Directory directory(&store, &writer, {});
+  UsersService service(&directory);
+  InProcessServer in_process(&service);
+  ASSERT_TRUE(in_process.server != nullptr);
+
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() +
+                       std::chrono::seconds(20));
+  auto stream = in_process.stub->LookupUsers(&context);
+  user::GetUserRequest request;
+  user::LookupUsersResponse answer;
+  for (int round = 0; round < 20; ++round) {
+    constexpr int kBurst = 100;
+    for (int i = 0; i < kBurst; ++i) {
+      request.set_id(1000 + i);
+      grpc::WriteOptions options;
+      if (i + 1 < kBurst) options.set_buffer_hint();
+      ASSERT_TRUE(stream->Write(request, options));
+    }
+    for (int i = 0; i < kBurst; ++i) {
+      ASSERT_TRUE(stream->Read(&answer)) << "round " << round << ", " << i;
+      EXPECT_EQ(answer.id(), 1000 + i);
+      EXPECT_EQ(answer.code(), static_cast<int>(grpc::StatusCode::NOT_FOUND));
+    }
+    for (int i = 0; i < 5; ++i) {
+      request.set_id(i);
+      ASSERT_TRUE(stream->Write(request));
+      ASSERT_TRUE(stream->Read(&answer));
+      EXPECT_EQ(answer.id(), i);
+    }
+  }
+  ASSERT_TRUE(stream->WritesDone());
+  EXPECT_FALSE(stream->Read(&answer));
+  EXPECT_TRUE(stream->Finish().ok());
+  in_process.server->Shutdown();
+  writer.Stop();
+}
+
+}  // namespace
+}  // namespace users
