@@ -4,11 +4,13 @@
 
 namespace users {
 
-std::shared_ptr<const Change> WatchSubscription::Pop(State* state) {
+std::shared_ptr<const Change> WatchSubscription::Pop(State* state, bool* more) {
   absl::MutexLock lock(&mu_);
   *state = state_;
+  if (more != nullptr) *more = false;
   if (state_ != State::kOpen || head_ == queue_.size()) return nullptr;
   auto change = std::move(queue_[head_++]);
+  if (more != nullptr) *more = head_ < queue_.size();
   if (head_ == queue_.size()) {
     queue_.clear();
     head_ = 0;

@@ -44,9 +44,10 @@ class WatchSubscription {
 
   explicit WatchSubscription(Watcher* watcher) : watcher_(watcher) {}
 
-  // The next queued event, or null if none. Also reports the state: a
-  // non-open subscription has nothing queued.
-  std::shared_ptr<const Change> Pop(State* state);
+  // The next queued event, or null if none. Also reports the state (a
+  // non-open subscription has nothing queued) and, if `more` is given,
+  // whether further events are queued behind the one returned.
+  std::shared_ptr<const Change> Pop(State* state, bool* more = nullptr);
   State state();
 
  private:

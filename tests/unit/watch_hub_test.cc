@@ -37,9 +37,13 @@ TEST(WatchHubTest, SubscriptionSeesOnlyLaterChangesInOrder) {
   hub.OnCommitted(later);
   EXPECT_EQ(w.wakes.load(), 1);
   WatchSubscription::State state;
-  EXPECT_EQ(sub->Pop(&state)->revision, 7);
-  EXPECT_EQ(sub->Pop(&state)->revision, 8);
-  EXPECT_EQ(sub->Pop(&state), nullptr);
+  bool more = false;  // what decides a watch write's buffer_hint
+  EXPECT_EQ(sub->Pop(&state, &more)->revision, 7);
+  EXPECT_TRUE(more);
+  EXPECT_EQ(sub->Pop(&state, &more)->revision, 8);
+  EXPECT_FALSE(more);
+  EXPECT_EQ(sub->Pop(&state, &more), nullptr);
+  EXPECT_FALSE(more);
   EXPECT_EQ(state, WatchSubscription::State::kOpen);
   hub.Unsubscribe(sub);
   hub.OnCommitted(std::vector<Change>{MakeChange(9)});
