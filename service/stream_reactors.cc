@@ -513,7 +513,9 @@ class LookupReactor final
       absl::MutexLock lock(&mu_);
       reading_ = false;
       // A read that completes at once was already waiting in the transport:
-      // the client is sending ahead, and the next is likely there too.
+      // the client is sending ahead, and the next id is likely there too. A
+      // client that waits for each answer takes a network round trip, far
+      // longer, to send its next id.
       streaming_ahead_ = ok && now - read_started_ < kQuickRead;
       if (!ok) {
         reading_done_ = true;
@@ -521,14 +523,13 @@ class LookupReactor final
         pending_.emplace_back().Swap(&answer);
         if (pending_.size() < kMaxQueued) {
           reading_ = next.read = true;
-          read_started_ = now;
         } else {
           paused_ = true;  // the client reads slowly: stop reading too
         }
       }
       next = Decide(next.read, /*may_hold=*/true);
     }
-    Act(next);
+    if (next.Any()) Act(next);
   }
 
   void OnWriteDone(bool ok) override {
@@ -547,12 +548,11 @@ class LookupReactor final
         if (paused_ && pending_.size() < kMaxQueued / 2) {
           paused_ = false;
           reading_ = next.read = true;
-          read_started_ = Clock::now();
         }
       }
       next = Decide(next.read, /*may_hold=*/true);
     }
-    Act(next);
+    if (next.Any()) Act(next);
   }
 
   void OnCancel() override {
@@ -584,16 +584,19 @@ class LookupReactor final
   // read that is surely coming, for at most kHoldAtMost (an alarm), and every
   // kFlushEvery-th answer is sent regardless. A client sending one id at a
   // time has reads that wait, and its answers go out at once.
-  static constexpr auto kQuickRead = std::chrono::microseconds(50);
+  static constexpr auto kQuickRead = std::chrono::microseconds(20);
   static constexpr auto kHoldAtMost = std::chrono::microseconds(500);
   static constexpr size_t kFlushEvery = 32;
 
-  // What a reaction starts once mu_ is released.
+  // What a reaction starts once mu_ is released. With nothing to start, the
+  // reaction must not touch the reactor again: another thread may already
+  // have finished and deleted it.
   struct Next {
     bool read = false;
     bool write = false;
     bool hint = false;
     std::optional<grpc::Status> finish;
+    bool Any() const { return read || write || finish.has_value(); }
   };
 
   Next Decide(bool read, bool may_hold) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
@@ -625,8 +628,11 @@ class LookupReactor final
   }
 
   void Act(const Next& next) {
+    if (next.read) {  // first: a write may send at once, which takes a while
+      read_started_ = Clock::now();
+      StartRead(&request_);
+    }
     if (next.write) WriteFront(next.hint);
-    if (next.read) StartRead(&request_);
     if (next.finish) FinishWith(*next.finish);
   }
 
@@ -638,7 +644,7 @@ class LookupReactor final
       alarm_set_ = false;
       next = Decide(/*read=*/false, /*may_hold=*/false);
     }
-    Act(next);
+    if (next.Any()) Act(next);
   }
 
   // The status to finish with, once nothing is in flight and either the
@@ -713,8 +719,10 @@ class LookupReactor final
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
   bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
   grpc::Status status_ ABSL_GUARDED_BY(mu_);  // what Finish was given
+  // When the read in flight was started: set just before StartRead, read in
+  // its OnReadDone, which the read itself orders after it.
+  Clock::time_point read_started_;
   // Holding the last answer (see kQuickRead).
-  Clock::time_point read_started_ ABSL_GUARDED_BY(mu_);
   bool streaming_ahead_ ABSL_GUARDED_BY(mu_) = false;
   size_t unflushed_ ABSL_GUARDED_BY(mu_) = 0;  // hinted writes since a send
   bool alarm_set_ ABSL_GUARDED_BY(mu_) = false;
