@@ -25,7 +25,7 @@ sys.path.insert(0, os.path.join(ROOT, "tests", "e2e"))
 from harness import Server  # noqa: E402
 
 QUICK = os.environ.get("QUICK", "0") not in ("", "0")
-DURATION = 2 if QUICK else 8
+DURATION = 1.5 if QUICK else 8
 WARMUP = 0.5 if QUICK else 2
 H2LOAD_CALLS = 40000 if QUICK else 300000
 H2LOAD_WARMUP = 5000 if QUICK else 20000
