@@ -491,7 +491,11 @@ class LookupReactor final
  public:
   LookupReactor(Directory* directory, Deadline deadline, CallInterceptor call)
       : directory_(directory), deadline_(deadline), call_(std::move(call)) {
-    read_started_ = Clock::now();
+    // The first id usually comes with the call's headers, so its read
+    // completes at once without the client sending ahead: timed from the
+    // clock's epoch, it never counts as quick, and a lone first id is
+    // answered at once.
+    read_started_ = Clock::time_point{};
     StartRead(&request_);  // reading_ starts true
   }
 
@@ -612,8 +616,9 @@ class LookupReactor final
         if (!alarm_set_) {  // hold the answer; the alarm ends the hold
           alarm_set_ = true;
           // Set under mu_: its callback runs on grpc's executor thread, never
-          // inline, so it cannot start before mu_ is let go. A grpc::Alarm
-          // is set once; the last one has fired (alarm_set_ was false).
+          // inline, so it takes mu_ only after this reaction lets go. A
+          // grpc::Alarm is set once; the last one has fired (alarm_set_ was
+          // false).
           alarm_ = std::make_unique<grpc::Alarm>();
           alarm_->Set(std::chrono::system_clock::now() + kHoldAtMost,
                       [this](bool) { OnHoldExpired(); });
