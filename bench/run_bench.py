@@ -336,6 +336,11 @@ def main():
     stem = os.path.join(ROOT, "bench", "results", f"{date}-{commit}")
     cpu_model = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo")
                       if l.startswith("model name")), platform.processor())
+    # The model name alone ("AMD EPYC") does not tell hosts of one kind apart.
+    mhz = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo")
+                if l.startswith("cpu MHz")), None)
+    if mhz:
+        cpu_model += f" at {float(mhz):.0f} MHz"
     commands = {}
     pp_before = pingpong()
     log(f"core ping-pong before: {pp_before} ns")
