@@ -2,6 +2,7 @@
 // real loopback server, several requests on one stream.
 #include "service/reflection_service.h"
 
+#include <initializer_list>
 #include <memory>
 #include <set>
 #include <string>
@@ -163,21 +164,32 @@ TYPED_TEST(AnswerTest, ARequestOfNoKnownKindIsUnimplemented) {
             static_cast<int>(grpc::StatusCode::UNIMPLEMENTED));
 }
 
+// `services` on a free loopback port, and a channel to them (null if the
+// server could not start).
+struct LoopbackServer {
+  explicit LoopbackServer(std::initializer_list<grpc::Service*> services) {
+    grpc::ServerBuilder builder;
+    int port = 0;
+    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(),
+                             &port);
+    for (grpc::Service* service : services) builder.RegisterService(service);
+    server = builder.BuildAndStart();
+    if (port == 0) return;
+    channel = grpc::CreateChannel("127.0.0.1:" + std::to_string(port),
+                                  grpc::InsecureChannelCredentials());
+  }
+  std::unique_ptr<grpc::Server> server;
+  std::shared_ptr<grpc::Channel> channel;
+};
+
 // Both versions registered on one server, as users-server does; each stream
 // answers in order and ends OK when the client half-closes.
 TEST(ReflectionStream, BothVersionsAnswerSeveralRequestsOnOneStream) {
   ReflectionV1Service service_v1(kServices);
   ReflectionV1AlphaService service_v1alpha(kServices);
-  grpc::ServerBuilder builder;
-  int port = 0;
-  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(),
-                           &port);
-  builder.RegisterService(&service_v1);
-  builder.RegisterService(&service_v1alpha);
-  auto server = builder.BuildAndStart();
-  ASSERT_NE(port, 0);
-  auto channel = grpc::CreateChannel("127.0.0.1:" + std::to_string(port),
-                                     grpc::InsecureChannelCredentials());
+  LoopbackServer loopback({&service_v1, &service_v1alpha});
+  ASSERT_NE(loopback.channel, nullptr);
+  const auto& channel = loopback.channel;
 
   auto v1_stub = v1::ServerReflection::NewStub(channel);
   grpc::ClientContext v1_context;
@@ -216,22 +228,16 @@ TEST(ReflectionStream, BothVersionsAnswerSeveralRequestsOnOneStream) {
             kServices[0]);
   old_stream->WritesDone();
   EXPECT_TRUE(old_stream->Finish().ok());
-  server->Shutdown();
+  loopback.server->Shutdown();
 }
 
 // A client that goes away mid-stream does not leave the server hanging on
 // shutdown.
 TEST(ReflectionStream, ACancelledStreamEnds) {
   ReflectionV1Service service(kServices);
-  grpc::ServerBuilder builder;
-  int port = 0;
-  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(),
-                           &port);
-  builder.RegisterService(&service);
-  auto server = builder.BuildAndStart();
-  ASSERT_NE(port, 0);
-  auto stub = v1::ServerReflection::NewStub(grpc::CreateChannel(
-      "127.0.0.1:" + std::to_string(port), grpc::InsecureChannelCredentials()));
+  LoopbackServer loopback({&service});
+  ASSERT_NE(loopback.channel, nullptr);
+  auto stub = v1::ServerReflection::NewStub(loopback.channel);
   grpc::ClientContext context;
   auto stream = stub->ServerReflectionInfo(&context);
   v1::ServerReflectionRequest list;
@@ -243,7 +249,7 @@ TEST(ReflectionStream, ACancelledStreamEnds) {
   EXPECT_EQ(stream->Finish().error_code(), grpc::StatusCode::CANCELLED);
   // Returns only once every call has ended: a reactor that never finished
   // would hang here (and the test time out).
-  server->Shutdown();
+  loopback.server->Shutdown();
 }
 
 }  // namespace

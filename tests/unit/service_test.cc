@@ -341,18 +341,11 @@ namespace {
 // next read (coalescing sends). With the stream left open and no more ids,
 // every answer must still arrive: the hold ends on its own. Then ids sent
 // one at a time, each answered before the next is sent.
-TEST(LookupUsersTest, AnswersABurstAndSingleIdsWithTheStreamLeftOpen) {
-  MemoryUserStore store;
-  GroupCommitter writer(&store, nullptr, {});
-  Directory directory(&store, &writer, {});
-  UsersService service(&directory);
-  InProcessServer in_process(&service);
-  ASSERT_TRUE(in_process.server != nullptr);
-
+TEST_F(ServiceTest, LookupAnswersABurstAndSingleIdsWithTheStreamLeftOpen) {
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() +
                        std::chrono::seconds(20));
-  auto stream = in_process.stub->LookupUsers(&context);
+  auto stream = stub_->LookupUsers(&context);
   user::GetUserRequest request;
   user::LookupUsersResponse answer;
   for (int round = 0; round < 20; ++round) {
@@ -378,8 +371,6 @@ TEST(LookupUsersTest, AnswersABurstAndSingleIdsWithTheStreamLeftOpen) {
   ASSERT_TRUE(stream->WritesDone());
   EXPECT_FALSE(stream->Read(&answer));
   EXPECT_TRUE(stream->Finish().ok());
-  in_process.server->Shutdown();
-  writer.Stop();
 }
 
 }  // namespace
