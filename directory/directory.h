@@ -32,8 +32,9 @@ user::UserEvent::Type ToProto(ChangeType type);
 class Directory {
  public:
   struct Options {
-    // Authenticates page tokens; the same on every replica.
-    std::string page_token_key = "users-service page tokens v1";
+    // Authenticates page tokens; the same on every replica. users-server
+    // keeps a random one in the database (server/users_server.cc).
+    std::string page_token_key;
   };
 
   using UserDone = std::function<void(absl::StatusOr<user::User>)>;

@@ -1,6 +1,9 @@
 #include "directory/group_commit.h"
 
+#include <exception>
 #include <utility>
+
+#include <spdlog/spdlog.h>
 
 namespace users {
 
@@ -89,7 +92,15 @@ void GroupCommitter::CommitBatch(std::vector<Pending>& batch) {
   }
 
   Results results;
-  absl::Status status = store_->Apply(flat, &results);
+  absl::Status status;
+  try {
+    status = store_->Apply(flat, &results);
+  } catch (const std::exception& e) {
+    // On the writer thread nothing else would catch it. A backend rolls
+    // back a transaction it leaves by an exception, so nothing committed.
+    spdlog::error("store write failed with an exception: {}", e.what());
+    status = absl::InternalError("internal error; see the server log");
+  }
   {
     absl::MutexLock lock(&mu_);
     ++stats_.transactions;

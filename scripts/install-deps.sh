@@ -13,7 +13,7 @@ packages=(
   libsqlite3-dev libsqlitecpp-dev libssl-dev
   libspdlog-dev libfmt-dev libcli11-dev nlohmann-json3-dev libcpp-httplib-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  python3-grpcio python3-protobuf
+  python3-grpcio python3-protobuf python3-h2
   openssl procps
 )
 if [[ "${1:-}" == "bench" ]]; then

@@ -42,8 +42,9 @@ bool ParseServerConfig(int argc, char** argv, ServerConfig* config,
       ->envname("USERS_WATCH_QUEUE_LIMIT")
       ->check(CLI::Range(size_t{1}, size_t{10000000}));
   app.add_option("--page-token-key", c->page_token_key,
-                 "Key that authenticates ListUsers page tokens; the same on "
-                 "every replica")
+                 "Key that authenticates ListUsers page tokens (default: a "
+                 "random key made at first start and kept in the database, "
+                 "so restarts and replicas share it)")
       ->envname("USERS_PAGE_TOKEN_KEY");
 
   bool no_reflection = false;
@@ -87,6 +88,12 @@ bool ParseServerConfig(int argc, char** argv, ServerConfig* config,
                  "Largest message accepted or sent")
       ->envname("USERS_MAX_MESSAGE_BYTES")
       ->check(CLI::Range(1024, 1 << 30));
+  app.add_option("--memory-quota-bytes", c->memory_quota_bytes,
+                 "Memory gRPC may hold for all connections and calls (read "
+                 "buffers, messages being received); past it, calls are "
+                 "cancelled with RESOURCE_EXHAUSTED until it is back under")
+      ->envname("USERS_MEMORY_QUOTA_BYTES")
+      ->check(CLI::Range(size_t{1} << 20, size_t{1} << 40));
   app.add_option("--max-concurrent-streams", c->max_concurrent_streams,
                  "HTTP/2 streams (calls) per connection")
       ->envname("USERS_MAX_CONCURRENT_STREAMS")
@@ -96,6 +103,16 @@ bool ParseServerConfig(int argc, char** argv, ServerConfig* config,
                  "Clients pinging more often than this are disconnected")
       ->envname("USERS_KEEPALIVE_MIN_PING_INTERVAL_MS")
       ->check(CLI::Range(1000, 3600 * 1000));
+  app.add_option("--max-connections", c->max_connections,
+                 "Connections open at once; more are refused at once (0: the "
+                 "file-descriptor limit less a reserve)")
+      ->envname("USERS_MAX_CONNECTIONS")
+      ->check(CLI::Range(size_t{0}, size_t{1} << 30));
+  app.add_option("--handshake-timeout", c->handshake_timeout_s,
+                 "Seconds a new connection gets to finish its TLS and HTTP/2 "
+                 "handshakes before it is closed")
+      ->envname("USERS_HANDSHAKE_TIMEOUT")
+      ->check(CLI::Range(0.1, 3600.0));
   app.add_option("--shutdown-grace", c->shutdown_grace_s,
                  "Seconds in-flight calls get to finish after SIGTERM/SIGINT")
       ->envname("USERS_SHUTDOWN_GRACE")
@@ -127,6 +144,9 @@ bool ParseServerConfig(int argc, char** argv, ServerConfig* config,
     // CLI11's range checks let "nan" through (every comparison is false).
     if (!std::isfinite(c->shutdown_grace_s)) {
       throw CLI::ValidationError("--shutdown-grace", "must be a number");
+    }
+    if (!std::isfinite(c->handshake_timeout_s)) {
+      throw CLI::ValidationError("--handshake-timeout", "must be a number");
     }
     if (c->tls_cert.empty() != c->tls_key.empty()) {
       throw CLI::ValidationError("--tls-cert/--tls-key",

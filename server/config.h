@@ -22,7 +22,8 @@ struct ServerConfig {
   size_t cache_users = 100000;  // SQLite only; 0 turns the cache off
   // A watcher this many events behind is cut off with RESOURCE_EXHAUSTED.
   size_t watch_queue_limit = 10000;
-  std::string page_token_key = "users-service page tokens v1";
+  // Empty: a random key made at first start and kept in the database.
+  std::string page_token_key;
 
   bool reflection = true;
   int metrics_port = -1;  // -1: no metrics endpoint; 0: a free port
@@ -38,7 +39,15 @@ struct ServerConfig {
   int64_t max_inflight = 0;  // 0: unlimited
   int max_message_bytes = 4 * 1024 * 1024;
   int max_concurrent_streams = 1000;
+  // What grpc may hold for all connections and calls together.
+  size_t memory_quota_bytes = size_t{32} << 20;
   int keepalive_min_ping_interval_ms = 60000;
+  // Connections open at once; beyond it new ones are refused. 0: derived
+  // from the descriptor limit (server/descriptor_limit.h).
+  size_t max_connections = 0;
+  // A connection that has not finished its TLS and HTTP/2 handshakes by then
+  // is closed.
+  double handshake_timeout_s = 10;
   double shutdown_grace_s = 10;
 
   LogFormat log_format = LogFormat::kText;

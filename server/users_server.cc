@@ -6,12 +6,16 @@
 #include <utility>
 
 #include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/resource_quota.h>
 #include <grpcpp/security/server_credentials.h>
 #include <grpcpp/server_builder.h>
 #include <httplib.h>
+#include <openssl/rand.h>
 #include <spdlog/spdlog.h>
 
 #include "grpc/health/v1/health.pb.h"
+#include "server/descriptor_limit.h"
+#include "server/tls_files.h"
 #include "storage/memory_user_store.h"
 #include "storage/sqlite_user_store.h"
 
@@ -27,6 +31,13 @@ namespace {
 
 constexpr const char* kServiceName = "user.Users";
 constexpr auto kHealthInterval = std::chrono::seconds(1);
+// Ping a connection idle this long, and drop it if the ping is not answered
+// in kKeepaliveTimeoutMs: dead peers and their watch streams are noticed.
+constexpr int kKeepaliveTimeMs = 60000;
+constexpr int kKeepaliveTimeoutMs = 20000;
+// Pings beyond --keepalive-min-ping-interval-ms tolerated before a client is
+// disconnected (grpc sends it a GOAWAY "too_many_pings").
+constexpr int kMaxPingStrikes = 2;
 
 std::vector<std::string> UsersMethodPaths() {
   std::vector<std::string> paths;
@@ -37,6 +48,19 @@ std::vector<std::string> UsersMethodPaths() {
                     service->method(i)->name());
   }
   return paths;
+}
+
+// Where the generated page-token key is kept (UserStore::GetOrCreateSecret).
+constexpr std::string_view kPageTokenKeyName = "page_token_key";
+
+// 32 random bytes from the system's CSPRNG; never a known fallback.
+absl::StatusOr<std::string> RandomKey() {
+  std::string key(32, '\0');
+  if (RAND_bytes(reinterpret_cast<unsigned char*>(key.data()),
+                 static_cast<int>(key.size())) != 1) {
+    return absl::InternalError("no randomness for the page-token key");
+  }
+  return key;
 }
 
 absl::StatusOr<std::string> ReadFile(const std::string& path) {
@@ -50,16 +74,27 @@ absl::StatusOr<std::string> ReadFile(const std::string& path) {
 absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> Credentials(
     const ServerConfig& config) {
   if (config.tls_cert.empty()) return grpc::InsecureServerCredentials();
+  TlsFiles files;
   auto cert = ReadFile(config.tls_cert);
   if (!cert.ok()) return cert.status();
+  files.cert_chain = std::move(*cert);
   auto key = ReadFile(config.tls_key);
   if (!key.ok()) return key.status();
-  grpc::SslServerCredentialsOptions options;
-  options.pem_key_cert_pairs.push_back({*key, *cert});
+  files.private_key = std::move(*key);
   if (!config.tls_client_ca.empty()) {
     auto ca = ReadFile(config.tls_client_ca);
     if (!ca.ok()) return ca.status();
-    options.pem_root_certs = *ca;
+    files.client_ca = std::move(*ca);
+  }
+  if (auto s = CheckTlsFiles(files, config.tls_cert, config.tls_key,
+                             config.tls_client_ca);
+      !s.ok()) {
+    return s;
+  }
+  grpc::SslServerCredentialsOptions options;
+  options.pem_key_cert_pairs.push_back({files.private_key, files.cert_chain});
+  if (!files.client_ca.empty()) {
+    options.pem_root_certs = files.client_ca;
     options.client_certificate_request =
         GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;
   }
@@ -106,6 +141,13 @@ absl::Status UsersServer::Start() {
                                              GroupCommitter::Options{});
   Directory::Options directory_options;
   directory_options.page_token_key = config_.page_token_key;
+  if (directory_options.page_token_key.empty()) {
+    auto candidate = RandomKey();
+    if (!candidate.ok()) return candidate.status();
+    auto key = store_->GetOrCreateSecret(kPageTokenKeyName, *candidate);
+    if (!key.ok()) return key.status();
+    directory_options.page_token_key = std::move(*key);
+  }
   directory_ = std::make_unique<Directory>(store_.get(), writer_.get(),
                                            directory_options);
 
@@ -177,9 +219,30 @@ absl::Status UsersServer::Start() {
   (void)grpc::health::v1::HealthCheckRequest::descriptor();
   grpc::EnableDefaultHealthCheckService(true);
 
+  // Our own listener, not builder.AddListeningPort: see server/listener.h.
+  const size_t descriptor_limit = RaiseDescriptorLimit();
+  ListenerOptions listener_options;
+  listener_options.max_connections =
+      config_.max_connections != 0 ? config_.max_connections
+                                   : DefaultMaxConnections(descriptor_limit);
+  listener_options.plaintext = config_.tls_cert.empty();
+  listener_options.on_accepting_changed = [this](bool accepting) {
+    accepting_ = accepting;
+    UpdateHealth();
+  };
+  auto listener = Listener::Bind(config_.host, config_.port, listener_options);
+  if (!listener.ok()) return listener.status();
+  listener_ = std::move(*listener);
+  port_ = listener_->port();
+  spdlog::info("descriptor limit {}, at most {} connections", descriptor_limit,
+               listener_options.max_connections);
+
   grpc::ServerBuilder builder;
-  const std::string address = config_.host + ":" + std::to_string(config_.port);
-  builder.AddListeningPort(address, *credentials, &port_);
+  std::shared_ptr<grpc::experimental::ExternalConnectionAcceptor> acceptor =
+      builder.experimental().AddExternalConnectionAcceptor(
+          grpc::ServerBuilder::experimental_type::ExternalConnectionType::
+              FROM_FD,
+          *credentials);
   builder.RegisterService(service_.get());
   if (config_.reflection) {
     const std::vector<std::string> services = {
@@ -191,22 +254,31 @@ absl::Status UsersServer::Start() {
     builder.RegisterService(reflection_v1_.get());
     builder.RegisterService(reflection_v1alpha_.get());
   }
-  // Without this grpc++ sets SO_REUSEPORT, and a second server on a busy port
-  // starts "successfully" and takes half the connections.
-  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  // A bound on what grpc holds (read buffers, call arenas, and the body of a
+  // message it is still receiving), enforced by reclaiming: past it, grpc
+  // cancels streams with RESOURCE_EXHAUSTED until it is back under. Without
+  // it a message that declares a huge length is read whole before
+  // --max-message-bytes applies (grpc 1.51 checks the size only then).
+  grpc::ResourceQuota quota("users-server");
+  quota.Resize(config_.memory_quota_bytes);
+  builder.SetResourceQuota(quota);
   builder.SetMaxReceiveMessageSize(config_.max_message_bytes);
   builder.SetMaxSendMessageSize(config_.max_message_bytes);
   builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS,
                              config_.max_concurrent_streams);
+  builder.AddChannelArgument(
+      GRPC_ARG_SERVER_HANDSHAKE_TIMEOUT_MS,
+      static_cast<int>(config_.handshake_timeout_s * 1000));
   // Keepalive: ping idle connections so dead peers (and their watch streams)
   // are noticed, and disconnect clients that ping too eagerly.
-  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 60000);
-  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 20000);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, kKeepaliveTimeMs);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS,
+                             kKeepaliveTimeoutMs);
   builder.AddChannelArgument(
       GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS,
       config_.keepalive_min_ping_interval_ms);
-  builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, 2);
-  // Measured to help (MEASUREMENTS.md). grpc.minimal_stack, which helps
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, kMaxPingStrikes);
+  // Measured to help (docs/performance.md). grpc.minimal_stack, which helps
   // too, is left off: it drops the filters that enforce message size limits
   // and deadlines.
   builder.AddChannelArgument(GRPC_ARG_ENABLE_CHANNELZ, 0);
@@ -221,38 +293,50 @@ absl::Status UsersServer::Start() {
   // compression level set here later would do nothing until this line goes.
   builder.AddChannelArgument(GRPC_ARG_ENABLE_PER_MESSAGE_COMPRESSION, 0);
   server_ = builder.BuildAndStart();
-  if (!server_ || port_ == 0) {
-    server_.reset();
+  if (!server_) {
     return absl::UnavailableError(
-        "cannot listen on " + address +
-        (config_.tls_cert.empty()
-             ? std::string(" (in use, or not an address of this host)")
-             : std::string(" (in use, or --tls-cert/--tls-key are not a "
-                           "valid PEM certificate chain and key)")));
+        config_.tls_cert.empty()
+            ? std::string("cannot start the gRPC server")
+            : "cannot start the gRPC server: --tls-cert " + config_.tls_cert +
+                  " and --tls-key " + config_.tls_key +
+                  " are not a valid PEM certificate chain and matching key");
   }
   // Not serving until the store has answered once.
   auto* health = server_->GetHealthCheckService();
   health->SetServingStatus("", false);
   health->SetServingStatus(kServiceName, false);
+  listener_->Start([acceptor](int listener_fd, int fd) {
+    grpc::experimental::ExternalConnectionAcceptor::NewConnectionParameters
+        connection;
+    connection.listener_fd = listener_fd;
+    connection.fd = fd;
+    acceptor->HandleNewConnection(&connection);
+  });
   if (auto s = StartMetricsEndpoint(); !s.ok()) return s;
   health_thread_ = std::thread([this] { MonitorHealth(); });
   return absl::OkStatus();
 }
 
 void UsersServer::MonitorHealth() {
-  auto* health = server_->GetHealthCheckService();
-  bool serving = false;
   do {
     const absl::Status status = store_->Check();
-    if (status.ok() != serving) {
-      serving = status.ok();
-      if (!serving)
+    if (status.ok() != store_ok_.exchange(status.ok())) {
+      if (!status.ok()) {
         spdlog::error("store unusable: {}", std::string(status.message()));
-      health->SetServingStatus("", serving);
-      health->SetServingStatus(kServiceName, serving);
+      }
+      UpdateHealth();
     }
   } while (!stopping_.WaitForNotificationWithTimeout(
       absl::FromChrono(kHealthInterval)));
+}
+
+void UsersServer::UpdateHealth() {
+  absl::MutexLock lock(&health_mu_);
+  // After Shutdown, grpc's health service keeps NOT_SERVING whatever is set.
+  const bool serving = store_ok_ && accepting_;
+  auto* health = server_->GetHealthCheckService();
+  health->SetServingStatus("", serving);
+  health->SetServingStatus(kServiceName, serving);
 }
 
 absl::Status UsersServer::StartMetricsEndpoint() {
@@ -284,6 +368,8 @@ void UsersServer::Shutdown(std::chrono::milliseconds grace) {
   if (stopping_.HasBeenNotified()) return;
   stopping_.Notify();
   if (server_) server_->GetHealthCheckService()->Shutdown();  // all NOT_SERVING
+  // No new connections: grpc's acceptor would neither serve nor close them.
+  if (listener_) listener_->Stop();
   // Open watch streams end now with UNAVAILABLE, so their clients reconnect
   // elsewhere instead of holding the drain for the whole grace period.
   if (hub_) hub_->CloseAll();

@@ -9,6 +9,7 @@
 #ifndef USERS_SERVER_USERS_SERVER_H_
 #define USERS_SERVER_USERS_SERVER_H_
 
+#include <atomic>
 #include <chrono>
 #include <memory>
 #include <thread>
@@ -18,6 +19,7 @@
 #include <spdlog/logger.h>
 
 #include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "directory/directory.h"
 #include "directory/group_commit.h"
@@ -26,6 +28,7 @@
 #include "middleware/auth.h"
 #include "middleware/metrics.h"
 #include "server/config.h"
+#include "server/listener.h"
 #include "service/reflection_service.h"
 #include "service/users_service.h"
 #include "storage/caching_user_store.h"
@@ -63,6 +66,8 @@ class UsersServer {
   absl::Status OpenStore();
   absl::Status StartMetricsEndpoint();
   void MonitorHealth();
+  // Health is SERVING while the store answers and connections are accepted.
+  void UpdateHealth();
 
   ServerConfig config_;
   int access_log_fd_;
@@ -82,6 +87,7 @@ class UsersServer {
   std::unique_ptr<ReflectionV1Service>
       reflection_v1_;  // null with --no-reflection
   std::unique_ptr<ReflectionV1AlphaService> reflection_v1alpha_;
+  std::unique_ptr<Listener> listener_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
 
@@ -90,6 +96,9 @@ class UsersServer {
   absl::Notification metrics_stopped_;  // its listen loop has returned
   int metrics_port_ = -1;
 
+  absl::Mutex health_mu_;  // orders health updates from two threads
+  std::atomic<bool> store_ok_{false};
+  std::atomic<bool> accepting_{true};
   absl::Notification stopping_;
   std::thread health_thread_;
   bool waited_ = false;

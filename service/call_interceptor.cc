@@ -14,12 +14,15 @@ CallInterceptor::CallInterceptor(std::span<CallObserver* const> observers,
                                  grpc::CallbackServerContext* context,
                                  std::string_view method)
     : observers_(observers),
-      context_(context),
       method_(method),
-      start_(std::chrono::steady_clock::now()) {
+      start_(std::chrono::steady_clock::now()),
+      // Taken now: once a stream is cancelled or timed out, its transport
+      // may be gone by End, and core then says "unknown". Core's own copy:
+      // ServerContext::peer() would copy it again.
+      peer_(grpc_call_get_peer(context->c_call()), &gpr_free) {
   for (auto* o : observers_) o->OnCallStart(method_);
   std::string_view id;
-  const auto& metadata = context_->client_metadata();
+  const auto& metadata = context->client_metadata();
   auto it = metadata.find(
       grpc::string_ref(kRequestIdHeader.data(), kRequestIdHeader.size()));
   if (it != metadata.end()) {
@@ -27,18 +30,15 @@ CallInterceptor::CallInterceptor(std::span<CallObserver* const> observers,
     if (IsAcceptableRequestId(given)) id = given;
   }
   request_id_ = id.empty() ? NewRequestId() : std::string(id);
-  context_->AddInitialMetadata(std::string(kRequestIdHeader), request_id_);
+  context->AddInitialMetadata(std::string(kRequestIdHeader), request_id_);
 }
 
 const grpc::Status& CallInterceptor::End(const grpc::Status& status) {
   if (ended_) return status;
   ended_ = true;
-  // Core's own copy of the peer: ServerContext::peer() would copy it again.
-  const std::unique_ptr<char, decltype(&gpr_free)> peer(
-      grpc_call_get_peer(context_->c_call()), &gpr_free);
   CallRecord record;
   record.method = method_;
-  record.peer = peer ? std::string_view(peer.get()) : std::string_view();
+  record.peer = peer_ ? std::string_view(peer_.get()) : std::string_view();
   record.request_id = request_id_;
   record.code = static_cast<absl::StatusCode>(status.error_code());
   record.duration = std::chrono::steady_clock::now() - start_;

@@ -18,6 +18,7 @@
 #define USERS_SERVICE_CALL_INTERCEPTOR_H_
 
 #include <chrono>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
@@ -41,12 +42,12 @@ class CallInterceptor {
 
  private:
   std::span<CallObserver* const> observers_;
-  grpc::CallbackServerContext* context_;
   std::string_view method_;  // a string literal
   std::chrono::steady_clock::time_point start_;
   // Generated ids fit std::string's inline buffer (middleware/request_id.h);
   // so does any caller's id of up to 15 characters.
   std::string request_id_;
+  std::unique_ptr<char, void (*)(void*)> peer_;  // from grpc_call_get_peer
   bool ended_ = false;
 };
 

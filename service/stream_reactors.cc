@@ -43,9 +43,45 @@ class WatchReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer>,
                            public Watcher {
  public:
   WatchReactor(Directory* directory, WatchHub* hub,
-               const user::WatchUsersRequest& request, CallInterceptor call)
-      : store_(directory->store()), hub_(hub), call_(std::move(call)) {
-    const int64_t since = request.since_revision();
+               const user::WatchUsersRequest& request, CallInterceptor call,
+               const ErrorBoundary* boundary)
+      : store_(directory->store()),
+        hub_(hub),
+        boundary_(boundary),
+        call_(std::move(call)) {
+    Guarded([&] { Start(request.since_revision()); });
+  }
+
+  // On the writer thread, under the hub's lock: takes mu_ only briefly (a
+  // replaying reactor reads the store with mu_ released), so that one
+  // watcher's replay never delays every commit.
+  void Wake() override {
+    Guarded([&] { OnWake(); });
+  }
+
+  void OnWriteDone(bool ok) override {
+    Guarded([&] { WriteDone(ok); });
+  }
+
+  void OnCancel() override {
+    FinishOnce(grpc::Status(grpc::StatusCode::CANCELLED, "cancelled"));
+  }
+
+  void OnDone() override {
+    if (subscription_) hub_->Unsubscribe(subscription_);
+    delete this;
+  }
+
+ private:
+  static constexpr std::string_view kMethod = "/user.Users/WatchUsers";
+
+  template <typename Fn>
+  void Guarded(Fn&& fn) {
+    grpc::Status failed = boundary_->Run(kMethod, std::forward<Fn>(fn));
+    if (!failed.ok()) FinishOnce(failed);
+  }
+
+  void Start(int64_t since) {
     if (since < 0) {
       subscription_ = nullptr;
       FinishOnce(ToGrpcStatus(
@@ -70,9 +106,6 @@ class WatchReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer>,
         if (!revisions->ok()) {
           finish_ =
               std::make_unique<grpc::Status>(ToGrpcStatus(revisions->status()));
-        } else if (since + 1 < (*revisions)->first_available) {
-          finish_ = std::make_unique<grpc::Status>(
-              OutOfRange((*revisions)->first_available));
         } else if (since > subscribed_at && since > (*revisions)->latest) {
           // A revision from the future (say, of a database since replaced):
           // waiting for it would silently skip everything up to it.
@@ -82,6 +115,10 @@ class WatchReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer>,
                   " is ahead of the latest revision " +
                   std::to_string((*revisions)->latest) +
                   ": resync with since_revision=0 and ListUsers");
+        } else if (since < (*revisions)->first_available - 1) {
+          // Not since + 1: a client's since may be INT64_MAX.
+          finish_ = std::make_unique<grpc::Status>(
+              OutOfRange((*revisions)->first_available));
         }
         last_sent_ = since;
         replay_until_ = subscribed_at;
@@ -93,10 +130,7 @@ class WatchReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer>,
     Pump();
   }
 
-  // On the writer thread, under the hub's lock: takes mu_ only briefly (a
-  // replaying reactor reads the store with mu_ released), so that one
-  // watcher's replay never delays every commit.
-  void Wake() override {
+  void OnWake() {
     if (!started_) return;
     const auto state = subscription_->state();
     if (state != WatchSubscription::State::kOpen) {
@@ -115,7 +149,7 @@ class WatchReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer>,
     Pump();
   }
 
-  void OnWriteDone(bool ok) override {
+  void WriteDone(bool ok) {
     if (!ok) {
       FinishOnce(grpc::Status(grpc::StatusCode::CANCELLED, "stream broken"));
       return;
@@ -128,16 +162,6 @@ class WatchReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer>,
     Pump();
   }
 
-  void OnCancel() override {
-    FinishOnce(grpc::Status(grpc::StatusCode::CANCELLED, "cancelled"));
-  }
-
-  void OnDone() override {
-    if (subscription_) hub_->Unsubscribe(subscription_);
-    delete this;
-  }
-
- private:
   static grpc::Status OutOfRange(int64_t first_available) {
     return grpc::Status(
         grpc::StatusCode::OUT_OF_RANGE,
@@ -313,6 +337,7 @@ class WatchReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer>,
 
   UserStore* const store_;
   WatchHub* const hub_;
+  const ErrorBoundary* const boundary_;
   CallInterceptor call_;
   std::shared_ptr<WatchSubscription> subscription_;
 
@@ -343,15 +368,66 @@ class WatchReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer>,
 class ImportReactor final : public grpc::ServerReadReactor<grpc::ByteBuffer> {
  public:
   ImportReactor(Directory* directory, grpc::ByteBuffer* response,
-                Deadline deadline, CallInterceptor call)
+                Deadline deadline, CallInterceptor call,
+                const ErrorBoundary* boundary)
       : directory_(directory),
         response_(response),
         deadline_(deadline),
+        boundary_(boundary),
         call_(std::move(call)) {
     StartRead(&buffer_);
   }
 
   void OnReadDone(bool ok) override {
+    grpc::Status failed = boundary_->Run(kMethod, [&] { ReadDone(ok); });
+    if (!failed.ok()) Fail(failed);
+  }
+
+  void OnCancel() override {
+    absl::MutexLock lock(&mu_);
+    cancelled_ = true;
+  }
+
+  // Logged here, not at Finish: OnCancel, which may come after the last
+  // reaction, always comes before OnDone.
+  void OnDone() override {
+    grpc::Status status;
+    {
+      absl::MutexLock lock(&mu_);
+      status = cancelled_ ? Abandoned(deadline_) : finished_with_;
+    }
+    call_.End(status);
+    delete this;
+  }
+
+ private:
+  static constexpr std::string_view kMethod = "/user.Users/ImportUsers";
+
+  struct Action {
+    bool submit = false, read = false, finish = false;
+    ImportSession::Batch batch;
+    grpc::Status status;  // for finish
+  };
+
+  // After an exception: read no more, and finish with `status` once no
+  // commit is in flight (its completion would touch this reactor).
+  void Fail(const grpc::Status& status) {
+    Action action;
+    {
+      absl::MutexLock lock(&mu_);
+      if (failed_) return;
+      failed_ = true;
+      if (!in_flight_) {
+        action.finish = true;
+        action.status = finished_with_ = status;
+      } else {
+        finished_with_ = status;  // OnCommitted finishes
+      }
+    }
+    Act(std::move(action));
+  }
+
+  void ReadDone(bool ok) {
     bool parsed = false;
     ImportSession::Rejected malformed;
     if (ok) {  // buffer_ and request_ belong to this read until StartRead
@@ -365,6 +441,7 @@ class ImportReactor final : public grpc::ServerReadReactor<grpc::ByteBuffer> {
     Action action;
     {
       absl::MutexLock lock(&mu_);
+      if (failed_) return;  // finished, or finishing: no more reads
       if (!ok) {
         // End of stream, or the stream broke: commit what was received (each
         // batch is one transaction, so nothing is ever half-written).
@@ -389,30 +466,6 @@ class ImportReactor final : public grpc::ServerReadReactor<grpc::ByteBuffer> {
     }
     Act(std::move(action));
   }
-
-  void OnCancel() override {
-    absl::MutexLock lock(&mu_);
-    cancelled_ = true;
-  }
-
-  // Logged here, not at Finish: OnCancel, which may come after the last
-  // reaction, always comes before OnDone.
-  void OnDone() override {
-    grpc::Status status;
-    {
-      absl::MutexLock lock(&mu_);
-      status = cancelled_ ? Abandoned(deadline_) : finished_with_;
-    }
-    call_.End(status);
-    delete this;
-  }
-
- private:
-  struct Action {
-    bool submit = false, read = false, finish = false;
-    ImportSession::Batch batch;
-    grpc::Status status;  // for finish
-  };
 
   Action NextAfterReading() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     Action action;
@@ -440,7 +493,9 @@ class ImportReactor final : public grpc::ServerReadReactor<grpc::ByteBuffer> {
     directory_->writer()->Submit(
         std::move(mutations), deadline_,
         [this, shared](GroupCommitter::Results results) {
-          OnCommitted(*shared, results);
+          grpc::Status failed =
+              boundary_->Run(kMethod, [&] { OnCommitted(*shared, results); });
+          if (!failed.ok()) Fail(failed);
         });
   }
 
@@ -450,15 +505,20 @@ class ImportReactor final : public grpc::ServerReadReactor<grpc::ByteBuffer> {
     Action action;
     {
       absl::MutexLock lock(&mu_);
-      session_.Record(batch, results);
       in_flight_ = false;
-      if (paused_) {
-        paused_ = false;
-        action.batch = session_.TakeBatch();
-        action.submit = in_flight_ = true;
-        action.read = true;
-      } else if (reading_done_) {
-        action = NextAfterReading();
+      if (failed_) {  // Fail waited for this commit
+        action.finish = true;
+        action.status = finished_with_;
+      } else {
+        session_.Record(batch, results);
+        if (paused_) {
+          paused_ = false;
+          action.batch = session_.TakeBatch();
+          action.submit = in_flight_ = true;
+          action.read = true;
+        } else if (reading_done_) {
+          action = NextAfterReading();
+        }
       }
     }
     Act(std::move(action));
@@ -467,6 +527,7 @@ class ImportReactor final : public grpc::ServerReadReactor<grpc::ByteBuffer> {
   Directory* const directory_;
   grpc::ByteBuffer* const response_;
   const Deadline deadline_;
+  const ErrorBoundary* const boundary_;
   CallInterceptor call_;
   grpc::ByteBuffer buffer_;           // owned by the read in flight
   user::ImportUsersRequest request_;  // parsed from buffer_
@@ -477,6 +538,7 @@ class ImportReactor final : public grpc::ServerReadReactor<grpc::ByteBuffer> {
   bool paused_ ABSL_GUARDED_BY(mu_) = false;
   bool reading_done_ ABSL_GUARDED_BY(mu_) = false;
   bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
+  bool failed_ ABSL_GUARDED_BY(mu_) = false;         // a reaction threw
   grpc::Status finished_with_ ABSL_GUARDED_BY(mu_);  // what Finish was given
 };
 
@@ -489,8 +551,12 @@ class ImportReactor final : public grpc::ServerReadReactor<grpc::ByteBuffer> {
 class LookupReactor final
     : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> {
  public:
-  LookupReactor(Directory* directory, Deadline deadline, CallInterceptor call)
-      : directory_(directory), deadline_(deadline), call_(std::move(call)) {
+  LookupReactor(Directory* directory, Deadline deadline, CallInterceptor call,
+                const ErrorBoundary* boundary)
+      : directory_(directory),
+        deadline_(deadline),
+        boundary_(boundary),
+        call_(std::move(call)) {
     // The first id usually comes with the call's headers, so its read
     // completes at once without the client sending ahead: timed from the
     // clock's epoch, it never counts as quick, and a lone first id is
@@ -508,14 +574,24 @@ class LookupReactor final
     // the lookup runs outside the lock, where a write's completion never
     // waits for it.
     grpc::ByteBuffer answer;
+    grpc::Status failed;
     if (ok) {
-      Answer(request_, &answer);
+      failed = boundary_->Run("/user.Users/LookupUsers",
+                              [&] { Answer(request_, &answer); });
       request_.Clear();  // its slices may pin a transport read buffer
     }
     Next next;
     {
       absl::MutexLock lock(&mu_);
       reading_ = false;
+      if (!failed.ok() && !broken_) {
+        // The lookup threw: answer nothing more, and end the stream with
+        // the boundary's status once the write in flight, if any, is done.
+        broken_ = true;
+        failure_ = std::make_unique<grpc::Status>(std::move(failed));
+        paused_ = false;
+        if (!writing_) pending_.clear();
+      }
       // A read that completes at once was already waiting in the transport:
       // the client is sending ahead, and the next id is likely there too. A
       // client that waits for each answer takes a network round trip, far
@@ -547,6 +623,8 @@ class LookupReactor final
         broken_ = true;
         paused_ = false;
         pending_.clear();
+      } else if (broken_) {
+        pending_.clear();  // failed meanwhile: the rest goes unsent
       } else {
         pending_.pop_front();
         if (paused_ && pending_.size() < kMaxQueued / 2) {
@@ -659,6 +737,7 @@ class LookupReactor final
     if (finished_ || reading_ || writing_ || alarm_set_) return std::nullopt;
     if (broken_) {
       finished_ = true;
+      if (failure_) return *failure_;
       return grpc::Status(grpc::StatusCode::CANCELLED, "stream broken");
     }
     if (reading_done_ && pending_.empty()) {
@@ -711,6 +790,7 @@ class LookupReactor final
 
   Directory* const directory_;
   const Deadline deadline_;
+  const ErrorBoundary* const boundary_;
   CallInterceptor call_;
   grpc::ByteBuffer request_;  // owned by the read in flight
 
@@ -724,6 +804,8 @@ class LookupReactor final
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
   bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
   grpc::Status status_ ABSL_GUARDED_BY(mu_);  // what Finish was given
+  // Set when a lookup threw: the status the stream ends with.
+  std::unique_ptr<grpc::Status> failure_ ABSL_GUARDED_BY(mu_);
   // When the read in flight was started: set just before StartRead, read in
   // its OnReadDone, which the read itself orders after it.
   Clock::time_point read_started_;
@@ -738,19 +820,21 @@ class LookupReactor final
 
 grpc::ServerWriteReactor<grpc::ByteBuffer>* NewWatchReactor(
     Directory* directory, WatchHub* hub, const user::WatchUsersRequest& request,
-    CallInterceptor call) {
-  return new WatchReactor(directory, hub, request, std::move(call));
+    CallInterceptor call, const ErrorBoundary* boundary) {
+  return new WatchReactor(directory, hub, request, std::move(call), boundary);
 }
 
 grpc::ServerReadReactor<grpc::ByteBuffer>* NewImportReactor(
     Directory* directory, grpc::ByteBuffer* response, Deadline deadline,
-    CallInterceptor call) {
-  return new ImportReactor(directory, response, deadline, std::move(call));
+    CallInterceptor call, const ErrorBoundary* boundary) {
+  return new ImportReactor(directory, response, deadline, std::move(call),
+                           boundary);
 }
 
 grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* NewLookupReactor(
-    Directory* directory, Deadline deadline, CallInterceptor call) {
-  return new LookupReactor(directory, deadline, std::move(call));
+    Directory* directory, Deadline deadline, CallInterceptor call,
+    const ErrorBoundary* boundary) {
+  return new LookupReactor(directory, deadline, std::move(call), boundary);
 }
 
 }  // namespace users

@@ -4,6 +4,11 @@
 //
 // Each reactor keeps its own state under its own mutex, and calls Start*/
 // Finish with that mutex released, because gRPC may run a reaction inline.
+//
+// Every reaction (OnReadDone, OnWriteDone, a commit's completion, ...) runs
+// its body through the ErrorBoundary, as unary handlers do: an exception
+// would otherwise unwind into grpc's executor (or the writer thread) and end
+// the process. The stream then ends with the boundary's status.
 #ifndef USERS_SERVICE_STREAM_REACTORS_H_
 #define USERS_SERVICE_STREAM_REACTORS_H_
 
@@ -13,6 +18,7 @@
 #include "directory/directory.h"
 #include "directory/watch_hub.h"
 #include "service/call_interceptor.h"
+#include "service/error_boundary.h"
 #include "service_protos/user.pb.h"
 
 namespace users {
@@ -21,20 +27,21 @@ namespace users {
 // Writes serialized UserEvents.
 grpc::ServerWriteReactor<grpc::ByteBuffer>* NewWatchReactor(
     Directory* directory, WatchHub* hub, const user::WatchUsersRequest& request,
-    CallInterceptor call);
+    CallInterceptor call, const ErrorBoundary* boundary);
 
 // ImportUsers: batches of users through group commit, a summary at the end.
 // Raw messages in and out (see the reactor on why); the response is a
 // serialized ImportUsersResponse.
 grpc::ServerReadReactor<grpc::ByteBuffer>* NewImportReactor(
     Directory* directory, grpc::ByteBuffer* response, Deadline deadline,
-    CallInterceptor call);
+    CallInterceptor call, const ErrorBoundary* boundary);
 
 // LookupUsers: one answer per id, in request order, pipelined. Raw messages
 // in and out (see the reactor on why): serialized GetUserRequests in,
 // serialized LookupUsersResponses out.
 grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* NewLookupReactor(
-    Directory* directory, Deadline deadline, CallInterceptor call);
+    Directory* directory, Deadline deadline, CallInterceptor call,
+    const ErrorBoundary* boundary);
 
 // A stream refused before it starts (auth, limits): finishes at once.
 // `Reactor` is the grpc++ reactor type the method returns.

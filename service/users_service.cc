@@ -34,8 +34,29 @@ UsersService::UsersService(Directory* directory, WatchHub* hub,
       admission_(options.admission),
       observers_(options.observers),
       max_reply_bytes_(options.max_reply_bytes) {
-  SetMessageAllocatorFor_ListUser(&list_user_allocator_);
-  SetMessageAllocatorFor_GetUser(&get_user_allocator_);
+  // Over the generated typed handlers, which never call a handler whose
+  // request fails to parse.
+  const auto* methods = user::UserRequest::descriptor()->file()->service(0);
+  auto* list_user =
+      new grpc::internal::CallbackUnaryHandler<Tolerant<user::UserRequest>,
+                                               user::UserResponse>(
+          [this](grpc::CallbackServerContext* context,
+                 const Tolerant<user::UserRequest>* request,
+                 user::UserResponse* response) {
+            return ListUser(context, request, response);
+          });
+  list_user->SetMessageAllocator(&list_user_allocator_);
+  MarkMethodCallback(methods->FindMethodByName("ListUser")->index(), list_user);
+  auto* get_user =
+      new grpc::internal::CallbackUnaryHandler<Tolerant<user::GetUserRequest>,
+                                               user::User>(
+          [this](grpc::CallbackServerContext* context,
+                 const Tolerant<user::GetUserRequest>* request,
+                 user::User* response) {
+            return GetUser(context, request, response);
+          });
+  get_user->SetMessageAllocator(&get_user_allocator_);
+  MarkMethodCallback(methods->FindMethodByName("GetUser")->index(), get_user);
 }
 
 template <typename Body>
@@ -55,17 +76,26 @@ grpc::ServerUnaryReactor* UsersService::ServeRead(
 }
 
 grpc::ServerUnaryReactor* UsersService::ListUser(
-    grpc::CallbackServerContext* context, const user::UserRequest* request,
-    user::UserResponse* response) {
-  return ServeRead(context, "/user.Users/ListUser",
-                   [&] { users::ListUser(*request, response); });
+    grpc::CallbackServerContext* context,
+    const Tolerant<user::UserRequest>* request, user::UserResponse* response) {
+  return ServeRead(context, "/user.Users/ListUser", [&]() -> absl::Status {
+    if (!request->parsed) {
+      return absl::InvalidArgumentError(UnparsableMessage("UserRequest"));
+    }
+    users::ListUser(request->message, response);
+    return absl::OkStatus();
+  });
 }
 
 grpc::ServerUnaryReactor* UsersService::GetUser(
-    grpc::CallbackServerContext* context, const user::GetUserRequest* request,
-    user::User* response) {
-  return ServeRead(context, "/user.Users/GetUser",
-                   [&] { return directory_->GetUser(*request, response); });
+    grpc::CallbackServerContext* context,
+    const Tolerant<user::GetUserRequest>* request, user::User* response) {
+  return ServeRead(context, "/user.Users/GetUser", [&]() -> absl::Status {
+    if (!request->parsed) {
+      return absl::InvalidArgumentError(UnparsableMessage("GetUserRequest"));
+    }
+    return directory_->GetUser(request->message, response);
+  });
 }
 
 grpc::ServerUnaryReactor* UsersService::ListUsers(
@@ -196,7 +226,7 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* UsersService::WatchUsers(
                                 ToGrpcStatus(absl::InvalidArgumentError(
                                     UnparsableMessage("WatchUsersRequest"))));
   }
-  return NewWatchReactor(directory_, hub_, parsed, std::move(call));
+  return NewWatchReactor(directory_, hub_, parsed, std::move(call), &boundary_);
 }
 
 grpc::ServerReadReactor<grpc::ByteBuffer>* UsersService::ImportUsers(
@@ -207,7 +237,7 @@ grpc::ServerReadReactor<grpc::ByteBuffer>* UsersService::ImportUsers(
         std::move(call), denied);
   }
   return NewImportReactor(directory_, response, context->deadline(),
-                          std::move(call));
+                          std::move(call), &boundary_);
 }
 
 grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>*
@@ -218,7 +248,8 @@ UsersService::LookupUsers(grpc::CallbackServerContext* context) {
         grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>>(
         std::move(call), denied);
   }
-  return NewLookupReactor(directory_, context->deadline(), std::move(call));
+  return NewLookupReactor(directory_, context->deadline(), std::move(call),
+                          &boundary_);
 }
 
 }  // namespace users

@@ -13,6 +13,7 @@
 #include "service/call_interceptor.h"
 #include "service/error_boundary.h"
 #include "service/recycling_allocator.h"
+#include "service/tolerant_message.h"
 #include "service_protos/user.grpc.pb.h"
 
 namespace users {
@@ -32,13 +33,13 @@ struct ServiceOptions {
 };
 
 // Every method but the two hot reads (the tutorial's ListUser, GetUser:
-// typed, with recycled messages) is served raw and parses its own requests,
-// so that one protobuf refuses (a string that is not UTF-8; bytes that are
-// no message) gets INVALID_ARGUMENT, naming the field where there is one,
-// rather than grpc++'s bare UNIMPLEMENTED or, for a client stream, a silent
-// end (see directory/salvage.h).
-// Spelled out rather than layered over user::Users::CallbackService: a raw
-// LookupUsers has the typed one's parameters, so it could not override it.
+// typed, with recycled messages, and Tolerant requests) is served raw and
+// parses its own requests, so that one protobuf refuses (a string that is not
+// UTF-8; bytes that are no message) gets INVALID_ARGUMENT, naming the field
+// where there is one, rather than grpc++'s bare UNIMPLEMENTED or, for a client
+// stream, a silent end (see directory/salvage.h). Spelled out rather than
+// layered over user::Users::CallbackService: a raw LookupUsers has the typed
+// one's parameters, so it could not override it.
 using UsersCallbackService = user::Users::WithCallbackMethod_ListUser<
     user::Users::WithRawCallbackMethod_CreateUser<
         user::Users::WithCallbackMethod_GetUser<
@@ -57,17 +58,10 @@ class UsersService final : public UsersCallbackService {
   UsersService(Directory* directory, WatchHub* hub = nullptr,
                ServiceOptions options = {});
 
-  grpc::ServerUnaryReactor* ListUser(grpc::CallbackServerContext* context,
-                                     const user::UserRequest* request,
-                                     user::UserResponse* response) override;
-
   // Takes a CreateUserRequest, answers a User.
   grpc::ServerUnaryReactor* CreateUser(grpc::CallbackServerContext* context,
                                        const grpc::ByteBuffer* request,
                                        grpc::ByteBuffer* response) override;
-  grpc::ServerUnaryReactor* GetUser(grpc::CallbackServerContext* context,
-                                    const user::GetUserRequest* request,
-                                    user::User* response) override;
   // Takes an UpdateUserRequest, answers a User.
   grpc::ServerUnaryReactor* UpdateUser(grpc::CallbackServerContext* context,
                                        const grpc::ByteBuffer* request,
@@ -94,6 +88,16 @@ class UsersService final : public UsersCallbackService {
       grpc::CallbackServerContext* context) override;
 
  private:
+  // The typed reads take Tolerant requests (see service/tolerant_message.h);
+  // their handlers are registered in the constructor, over the generated
+  // ones.
+  grpc::ServerUnaryReactor* ListUser(grpc::CallbackServerContext* context,
+                                     const Tolerant<user::UserRequest>* request,
+                                     user::UserResponse* response);
+  grpc::ServerUnaryReactor* GetUser(
+      grpc::CallbackServerContext* context,
+      const Tolerant<user::GetUserRequest>* request, user::User* response);
+
   // Runs a unary read to completion on this thread: `body` returns void or a
   // status, or throws.
   template <typename Body>
@@ -115,9 +119,10 @@ class UsersService final : public UsersCallbackService {
                                            bool new_user, Write&& write);
 
   // The two hottest unary methods reuse their messages (see the header).
-  RecyclingAllocator<user::UserRequest, user::UserResponse>
+  RecyclingAllocator<Tolerant<user::UserRequest>, user::UserResponse>
       list_user_allocator_;
-  RecyclingAllocator<user::GetUserRequest, user::User> get_user_allocator_;
+  RecyclingAllocator<Tolerant<user::GetUserRequest>, user::User>
+      get_user_allocator_;
   Directory* const directory_;
   WatchHub* const hub_;
   ErrorBoundary boundary_;

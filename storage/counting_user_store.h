@@ -38,6 +38,10 @@ class CountingUserStore final : public UserStore {
     return Count(base_->Revisions());
   }
   absl::Status Check() override { return Count(base_->Check()); }
+  absl::StatusOr<std::string> GetOrCreateSecret(
+      std::string_view name, std::string_view candidate) override {
+    return Count(base_->GetOrCreateSecret(name, candidate));
+  }
 
  private:
   static bool IsStorageError(const absl::Status& s) {

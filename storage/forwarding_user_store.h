@@ -33,6 +33,10 @@ class ForwardingUserStore : public UserStore {
     return target_->Revisions();
   }
   absl::Status Check() override { return target_->Check(); }
+  absl::StatusOr<std::string> GetOrCreateSecret(
+      std::string_view name, std::string_view candidate) override {
+    return target_->GetOrCreateSecret(name, candidate);
+  }
 
  protected:
   UserStore* target() const { return target_; }

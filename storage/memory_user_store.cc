@@ -150,4 +150,10 @@ absl::StatusOr<RevisionInfo> MemoryUserStore::Revisions() {
 
 absl::Status MemoryUserStore::Check() { return absl::OkStatus(); }
 
+absl::StatusOr<std::string> MemoryUserStore::GetOrCreateSecret(
+    std::string_view name, std::string_view candidate) {
+  absl::MutexLock lock(&mu_);
+  return secrets_.try_emplace(std::string(name), candidate).first->second;
+}
+
 }  // namespace users

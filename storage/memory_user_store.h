@@ -33,6 +33,8 @@ class MemoryUserStore final : public UserStore {
                                                  int limit) override;
   absl::StatusOr<RevisionInfo> Revisions() override;
   absl::Status Check() override;
+  absl::StatusOr<std::string> GetOrCreateSecret(
+      std::string_view name, std::string_view candidate) override;
 
  private:
   absl::StatusOr<Change> ApplyOne(const Mutation& m)
@@ -51,6 +53,7 @@ class MemoryUserStore final : public UserStore {
   std::deque<Change> events_ ABSL_GUARDED_BY(mu_);
   int64_t next_id_ ABSL_GUARDED_BY(mu_) = 1;
   int64_t latest_revision_ ABSL_GUARDED_BY(mu_) = 0;
+  std::map<std::string, std::string, std::less<>> secrets_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace users

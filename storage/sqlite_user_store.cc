@@ -46,6 +46,10 @@ CREATE TABLE events (
 CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
 INSERT INTO meta(key, value) VALUES ('latest_revision', 0);
 )sql",
+    // 1 -> 2
+    R"sql(
+CREATE TABLE secrets (name TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;
+)sql",
 };
 static_assert(std::size(kMigrations) == SqliteUserStore::kSchemaVersion);
 
@@ -522,5 +526,35 @@ absl::StatusOr<RevisionInfo> SqliteUserStore::Revisions() {
 }
 
 absl::Status SqliteUserStore::Check() { return Revisions().status(); }
+
+absl::StatusOr<std::string> SqliteUserStore::GetOrCreateSecret(
+    std::string_view name, std::string_view candidate) {
+  absl::MutexLock lock(&write_mu_);
+  try {
+    SQLite::Transaction txn(writer_->db,
+                            SQLite::TransactionBehavior::IMMEDIATE);
+    SQLite::Statement insert(
+        writer_->db,
+        "INSERT OR IGNORE INTO secrets(name, value) VALUES (?1, ?2)");
+    insert.bind(1, std::string(name));
+    insert.bind(2, candidate.data(), static_cast<int>(candidate.size()));
+    insert.exec();
+    SQLite::Statement select(writer_->db,
+                             "SELECT value FROM secrets WHERE name = ?1");
+    select.bind(1, std::string(name));
+    if (!select.executeStep()) {
+      return absl::InternalError("secret " + std::string(name) +
+                                 " vanished while it was stored");
+    }
+    const SQLite::Column value = select.getColumn(0);
+    std::string stored(static_cast<const char*>(value.getBlob()),
+                       static_cast<size_t>(value.getBytes()));
+    select.reset();
+    txn.commit();
+    return stored;
+  } catch (const std::exception& e) {
+    return FromException(e, "cannot read or store secret " + std::string(name));
+  }
+}
 
 }  // namespace users

@@ -60,9 +60,11 @@ class SqliteUserStore final : public UserStore {
                                                  int limit) override;
   absl::StatusOr<RevisionInfo> Revisions() override;
   absl::Status Check() override;
+  absl::StatusOr<std::string> GetOrCreateSecret(
+      std::string_view name, std::string_view candidate) override;
 
   // The schema version this binary writes (PRAGMA user_version).
-  static constexpr int kSchemaVersion = 1;
+  static constexpr int kSchemaVersion = 2;
 
  private:
   struct WriteConnection;

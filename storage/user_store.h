@@ -131,6 +131,14 @@ class UserStore {
 
   // OK if the store can serve reads and writes now; used by health checks.
   virtual absl::Status Check() = 0;
+
+  // The secret kept under `name` with the data. The first call for a name
+  // stores `candidate` (durably, before returning); every later call, from
+  // any process sharing the store and after restarts, returns that first
+  // value and ignores its own candidate. For keys every replica must share,
+  // such as the page-token key. Called at start-up, not on a hot path.
+  virtual absl::StatusOr<std::string> GetOrCreateSecret(
+      std::string_view name, std::string_view candidate) = 0;
 };
 
 }  // namespace users

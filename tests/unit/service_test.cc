@@ -125,6 +125,8 @@ class MockStore : public UserStore {
               (override));
   MOCK_METHOD(absl::StatusOr<RevisionInfo>, Revisions, (), (override));
   MOCK_METHOD(absl::Status, Check, (), (override));
+  MOCK_METHOD(absl::StatusOr<std::string>, GetOrCreateSecret,
+              (std::string_view, std::string_view), (override));
 };
 
 // A handler whose code throws something that is not an RpcError: the caller

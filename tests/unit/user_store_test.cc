@@ -282,6 +282,18 @@ TEST_P(UserStoreTest, DataSurvivesReopen) {
   EXPECT_EQ(next->revision, 2);
 }
 
+TEST_P(UserStoreTest, TheFirstSecretStoredUnderANameIsKept) {
+  // Binary-safe: a generated key is raw bytes.
+  const std::string first("k\0\xff\x01key", 8);
+  EXPECT_EQ(*store_->GetOrCreateSecret("page_token_key", first), first);
+  EXPECT_EQ(*store_->GetOrCreateSecret("page_token_key", "other"), first);
+  EXPECT_EQ(*store_->GetOrCreateSecret("another", "second"), "second");
+  if (!GetParam().persistent) return;
+  store_.reset();
+  store_ = GetParam().make(dir_.string(), 1000);
+  EXPECT_EQ(*store_->GetOrCreateSecret("page_token_key", "third"), first);
+}
+
 TEST_P(UserStoreTest, ConcurrentReadersAndAWriter) {
   auto c = ApplyOne(Create("alice", "alice@example.com"));
   ASSERT_TRUE(c.ok());
