@@ -1,13 +1,21 @@
 # The two commands that do everything on a fresh Debian 12 machine:
-#   make run    install what is missing, build, serve on [::]:50051 (SQLite)
-#   make test   install what is missing, build, run every test
+#   make run    install what is missing, build the server, serve on [::]:50051 (SQLite)
+#   make test   install what is missing, build everything, run every test
+# Then, for a host (docs/operations.md, "Installing"):
+#   make install   build the two binaries; install them, the systemd unit and an
+#                  example environment file under PREFIX (/usr/local), staged
+#                  under DESTDIR when set
+#   make certs     throwaway TLS certificates for trying TLS, in CERTS_DIR (certs)
 BUILD_DIR ?= build
 ASAN_BUILD_DIR ?= build-asan
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 RUN_ARGS ?=
+PREFIX ?= /usr/local
+DESTDIR ?=
+CERTS_DIR ?= certs
 
-.PHONY: all deps build run test test-asan bench clean format
+.PHONY: all deps build run test test-asan bench clean format install certs
 QUICK ?= 0
 
 all: build
@@ -21,7 +29,9 @@ $(BUILD_DIR)/CMakeCache.txt: | deps
 build: deps $(BUILD_DIR)/CMakeCache.txt
 	cmake --build $(BUILD_DIR) -j $(JOBS)
 
-run: build
+# Builds only what it runs, so a broken test or benchmark cannot hold it up.
+run: deps $(BUILD_DIR)/CMakeCache.txt
+	cmake --build $(BUILD_DIR) -j $(JOBS) --target users-server
 	$(BUILD_DIR)/server/users-server $(RUN_ARGS)
 
 test: build
@@ -44,6 +54,19 @@ bench: build
 	bench/baselines/go/build.sh $(CURDIR)/$(BUILD_DIR)/bench/go
 	cd bench/baselines/node && { [ -d node_modules/@grpc/grpc-js ] || npm ci --no-audit --no-fund; }
 	BUILD_DIR=$(CURDIR)/$(BUILD_DIR) QUICK=$(QUICK) /usr/bin/python3 bench/run_bench.py
+
+# The unit names the installed paths, which cmake fixes when it configures:
+# a build configured for another prefix is configured again first (cheap; no
+# object depends on the prefix).
+install: deps $(BUILD_DIR)/CMakeCache.txt
+	$(if $(filter /%,$(PREFIX)),,$(error PREFIX must be an absolute path, not "$(PREFIX)"))
+	@grep -qxF 'CMAKE_INSTALL_PREFIX:PATH=$(PREFIX)' $(BUILD_DIR)/CMakeCache.txt || \
+	  cmake -S . -B $(BUILD_DIR) -DCMAKE_INSTALL_PREFIX=$(PREFIX)
+	cmake --build $(BUILD_DIR) -j $(JOBS) --target users-server users-client
+	DESTDIR=$(DESTDIR) cmake --install $(BUILD_DIR) --prefix $(PREFIX)
+
+certs:
+	scripts/make-certs.sh $(CERTS_DIR)
 
 format:
 	clang-format -i $$(git ls-files '*.cc' '*.h')

@@ -7,6 +7,8 @@
 #include <google/protobuf/util/json_util.h>
 
 #include "absl/status/status.h"
+#include "client/diagnosis.h"
+#include "client/text_output.h"
 #include "errors/errors.h"
 #include "google/rpc/error_details.pb.h"
 #include "google/rpc/status.pb.h"
@@ -61,6 +63,9 @@ void PrintMessage(const google::protobuf::Message& message, bool json,
   if (json) {
     google::protobuf::util::JsonPrintOptions json_options;
     json_options.preserve_proto_field_names = false;
+    // A stable shape: every field always present (an empty list is
+    // {"users": []}), so scripts index it without a guard.
+    json_options.always_print_primitive_fields = true;
     (void)google::protobuf::util::MessageToJsonString(message, &text,
                                                       json_options);
     out << text << "\n";
@@ -70,12 +75,30 @@ void PrintMessage(const google::protobuf::Message& message, bool json,
   }
 }
 
-void PrintError(const grpc::Status& status, std::ostream& err) {
+int PrintError(const grpc::Status& status, const CallOptions& options,
+               std::ostream& err) {
+  CallSetting setting;
+  setting.target = options.target;
+  setting.tls = options.tls;
+  setting.client_certificate = options.client_certificate;
+  setting.token = !options.token.empty();
+  setting.timeout_s = static_cast<double>(options.timeout.count()) / 1000;
+  const Diagnosis diagnosis = Diagnose(status, setting);
   err << StatusCodeName(static_cast<absl::StatusCode>(status.error_code()))
-      << ": " << status.error_message() << "\n";
-  if (status.error_details().empty()) return;
+      << ": "
+      << (diagnosis.recognised ? diagnosis.summary : status.error_message())
+      << "\n";
+  if (diagnosis.recognised) {
+    err << "  " << diagnosis.hint << "\n";
+    if (options.verbose && diagnosis.summary != status.error_message()) {
+      err << "  detail: " << status.error_message() << "\n";
+    }
+  }
+  const int exit_status =
+      diagnosis.no_connection ? kExitNoConnection : kExitCallFailed;
+  if (status.error_details().empty()) return exit_status;
   google::rpc::Status rich;
-  if (!rich.ParseFromString(status.error_details())) return;
+  if (!rich.ParseFromString(status.error_details())) return exit_status;
   for (const auto& detail : rich.details()) {
     google::rpc::BadRequest bad_request;
     if (detail.UnpackTo(&bad_request)) {
@@ -84,6 +107,7 @@ void PrintError(const grpc::Status& status, std::ostream& err) {
       }
     }
   }
+  return exit_status;
 }
 
 int ListUser(user::Users::StubInterface& stub, int32_t id,
@@ -96,8 +120,7 @@ int ListUser(user::Users::StubInterface& stub, int32_t id,
   auto context = MakeContext(options);
   grpc::Status status = stub.ListUser(context.get(), request, &response);
   if (!status.ok()) {
-    PrintError(status, err);
-    return 1;
+    return PrintError(status, options, err);
   }
   out << "client received: ";
   PrintMessage(response, options.json, out);
@@ -108,11 +131,16 @@ int Report(const grpc::Status& status,
            const google::protobuf::Message& response,
            const CallOptions& options, std::ostream& out, std::ostream& err) {
   if (!status.ok()) {
-    PrintError(status, err);
-    return 1;
+    return PrintError(status, options, err);
   }
-  PrintMessage(response, options.json, out);
-  return 0;
+  if (options.json) {
+    PrintMessage(response, /*json=*/true, out);
+  } else if (const auto* u = dynamic_cast<const user::User*>(&response)) {
+    PrintUser(*u, out);
+  } else {
+    PrintMessage(response, /*json=*/false, out);
+  }
+  return kExitOk;
 }
 
 int CreateUser(user::Users::StubInterface& stub, const UserFields& fields,
@@ -156,7 +184,7 @@ int UpdateUser(user::Users::StubInterface& stub, int64_t id,
   }
   if (mask->paths_size() == 0) {
     err << "update: give at least one of --name, --email, --display-name\n";
-    return 2;
+    return kExitUsage;
   }
   user::User response;
   auto context = MakeContext(options);
@@ -172,8 +200,13 @@ int DeleteUser(user::Users::StubInterface& stub, int64_t id, int64_t if_version,
   request.set_version(if_version);
   google::protobuf::Empty response;
   auto context = MakeContext(options);
-  return Report(stub.DeleteUser(context.get(), request, &response), response,
-                options, out, err);
+  const grpc::Status status =
+      stub.DeleteUser(context.get(), request, &response);
+  if (!status.ok() || options.json) {
+    return Report(status, response, options, out, err);
+  }
+  out << "deleted user " << id << "\n";
+  return kExitOk;
 }
 
 int ListUsers(user::Users::StubInterface& stub, const std::string& prefix,
@@ -190,16 +223,57 @@ int ListUsers(user::Users::StubInterface& stub, const std::string& prefix,
     auto context = MakeContext(options);
     grpc::Status status = stub.ListUsers(context.get(), request, &page);
     if (!status.ok()) {
-      PrintError(status, err);
-      return 1;
+      return PrintError(status, options, err);
     }
     for (auto& u : *page.mutable_users()) merged.add_users()->Swap(&u);
     merged.set_next_page_token(page.next_page_token());
     if (!all || page.next_page_token().empty()) break;
     request.set_page_token(page.next_page_token());
   }
-  PrintMessage(merged, options.json, out);
-  return 0;
+  if (options.json) {
+    PrintMessage(merged, /*json=*/true, out);
+  } else {
+    PrintUsers(merged, out);
+  }
+  return kExitOk;
+}
+
+int Health(grpc::health::v1::Health::StubInterface& stub,
+           const std::string& service, bool watch, const CallOptions& options,
+           std::ostream& out, std::ostream& err) {
+  using grpc::health::v1::HealthCheckResponse;
+  grpc::health::v1::HealthCheckRequest request;
+  request.set_service(service);
+  auto name = [](HealthCheckResponse::ServingStatus s) {
+    return HealthCheckResponse::ServingStatus_Name(s);
+  };
+  if (!watch) {
+    HealthCheckResponse response;
+    auto context = MakeContext(options);
+    grpc::Status status = stub.Check(context.get(), request, &response);
+    if (!status.ok()) return PrintError(status, options, err);
+    out << name(response.status()) << "\n";
+    return response.status() == HealthCheckResponse::SERVING ? kExitOk
+                                                             : kExitNotServing;
+  }
+  auto context = MakeContext(options);
+  auto reader = stub.Watch(context.get(), request);
+  HealthCheckResponse response;
+  int last = kExitNotServing;
+  while (reader->Read(&response)) {
+    out << name(response.status()) << std::endl;
+    last = response.status() == HealthCheckResponse::SERVING ? kExitOk
+                                                             : kExitNotServing;
+  }
+  grpc::Status status = reader->Finish();
+  // A deadline ends a watch that was asked to last that long.
+  if (status.ok() ||
+      status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
+    return last;
+  }
+  // The server went away (a shutdown ends the stream): it is not serving.
+  const int failed = PrintError(status, options, err);
+  return last == kExitOk ? failed : kExitNotServing;
 }
 
 }  // namespace users::client

@@ -17,6 +17,7 @@
 
 #include "absl/status/statusor.h"
 
+#include "grpc/health/v1/health.grpc.pb.h"
 #include "service_protos/user.grpc.pb.h"
 
 namespace users::client {
@@ -26,7 +27,20 @@ struct CallOptions {
   bool json = false;                         // protobuf JSON instead of text
   std::string token;                         // bearer token, if any
   std::string request_id;                    // x-request-id, if any
+  // For error messages: where and how the call went, and whether to show
+  // grpc's own detail beside our explanation.
+  std::string target;
+  bool tls = false;
+  bool client_certificate = false;
+  bool verbose = false;
 };
+
+// Exit statuses, the same for every command (docs/cli.md).
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitCallFailed = 1;    // the server answered an error
+inline constexpr int kExitUsage = 2;         // bad command, option or input
+inline constexpr int kExitNoConnection = 3;  // the server was never reached
+inline constexpr int kExitNotServing = 4;    // health: not SERVING
 
 // Channel credentials: insecure when all three are empty, otherwise TLS
 // verifying the server with `tls_ca` (the system roots if empty), presenting
@@ -43,8 +57,12 @@ std::unique_ptr<grpc::ClientContext> MakeContext(const CallOptions& options);
 void PrintMessage(const google::protobuf::Message& message, bool json,
                   std::ostream& out);
 
-// Prints "<CODE_NAME>: <message>" and any field violations on `err`.
-void PrintError(const grpc::Status& status, std::ostream& err);
+// Prints "<CODE_NAME>: <message>" and any field violations on `err`; for a
+// cause the caller can fix (connection, TLS, token), our explanation and a
+// hint instead of grpc's message, which --verbose adds. Returns the exit
+// status: kExitNoConnection or kExitCallFailed.
+int PrintError(const grpc::Status& status, const CallOptions& options,
+               std::ostream& err);
 
 // The tutorial's call: ListUser and "client received: <text>". Returns the
 // process exit code.
@@ -80,6 +98,14 @@ int DeleteUser(user::Users::StubInterface& stub, int64_t id, int64_t if_version,
 int ListUsers(user::Users::StubInterface& stub, const std::string& prefix,
               int32_t page_size, const std::string& page_token, bool all,
               const CallOptions& options, std::ostream& out, std::ostream& err);
+
+// grpc.health.v1: prints SERVING, NOT_SERVING, ... for `service` ("" is the
+// whole server); kExitOk only when SERVING, kExitNotServing otherwise. With
+// `watch`, prints every change until the stream ends (or the deadline, if
+// any), and exits with the status of the last one printed.
+int Health(grpc::health::v1::Health::StubInterface& stub,
+           const std::string& service, bool watch, const CallOptions& options,
+           std::ostream& out, std::ostream& err);
 
 }  // namespace users::client
 

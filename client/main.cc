@@ -2,7 +2,10 @@
 // With no subcommand it calls ListUser(id=2, name="twtrubiks") on
 // localhost:50051 and prints the reply, as the tutorial's client.py does.
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
+#include <cstdio>
+#include <cstring>
 #include <iostream>
 #include <optional>
 #include <string>
@@ -15,10 +18,25 @@
 #include <fstream>
 #include <sstream>
 
+#include <grpc/support/log.h>
+
 #include "client/commands.h"
 #include "client/stream_commands.h"
+#include "client/usage.h"
+#include "version/version.h"
 
 namespace {
+
+bool verbose_grpc_logs = false;
+
+// grpc core logs its own errors (a failed TLS handshake, say) to stderr;
+// users-client explains the failure itself, so core's lines show only with
+// --verbose.
+void LogFromGrpc(gpr_log_func_args* args) {
+  if (!verbose_grpc_logs) return;
+  std::fprintf(stderr, "grpc: %s:%d] %s\n", args->file, args->line,
+               args->message);
+}
 
 // Adds --name/--email/--display-name, remembering which were given.
 void AddUserFields(CLI::App* cmd, users::client::UserFields* fields) {
@@ -37,10 +55,16 @@ void AddUserFields(CLI::App* cmd, users::client::UserFields* fields) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  gpr_set_log_function(&LogFromGrpc);
   CLI::App app{
       "users-client: call the Users gRPC service.\n"
-      "Without a subcommand: the tutorial's ListUser call."};
+      "Without a subcommand: the tutorial's ListUser call.\n"
+      "Exit status: 0 ok; 1 the call failed; 2 usage error; 3 the server "
+      "could not be reached; 4 health: not SERVING.",
+      "users-client"};
   app.option_defaults()->always_capture_default();
+  app.set_version_flag("--version", users::VersionLine("users-client"),
+                       "Print the version and exit");
   std::string target = "localhost:50051";
   int32_t id = 2;
   std::string name = "twtrubiks";
@@ -54,6 +78,8 @@ int main(int argc, char** argv) {
                  "Deadline of each call, in seconds (0: none)")
       ->check(CLI::NonNegativeNumber);
   app.add_flag("--json", options.json, "Print protobuf's JSON mapping");
+  app.add_flag("--verbose", options.verbose,
+               "On a failure, also print grpc's own detail");
   app.add_option("--request-id", options.request_id, "x-request-id to send");
   app.add_option("--token", options.token,
                  "Bearer token sent as 'authorization'")
@@ -126,17 +152,34 @@ int main(int argc, char** argv) {
   lookup->add_option("ID", lookup_ids,
                      "User ids (default: read from stdin, one a line)");
 
+  std::string health_service = "user.Users";
+  bool health_watch = false;
+  auto* health = app.add_subcommand(
+      "health",
+      "grpc.health.v1: print SERVING or NOT_SERVING; exit 0 only when "
+      "serving");
+  health->add_option("--service", health_service,
+                     "Service to ask about ('' for the whole server)");
+  health->add_flag("--watch", health_watch,
+                   "Print every change until the server ends the stream "
+                   "(no deadline unless --timeout is given)");
+
   // Options such as --target and --json also work after the subcommand.
-  for (auto* sub : {create, get, update, del, list, watch, import, lookup}) {
+  for (auto* sub :
+       {create, get, update, del, list, watch, import, lookup, health}) {
     sub->fallthrough();
   }
   app.require_subcommand(0, 1);
-  CLI11_PARSE(app, argc, argv);
-  // CLI11's range checks let "nan" and "inf" through.
-  if (!std::isfinite(timeout_s)) {
-    return app.exit(
-        CLI::ValidationError("--timeout", "must be a number of seconds"));
+  try {
+    app.parse(argc, argv);
+    // CLI11's range checks let "nan" and "inf" through.
+    if (!std::isfinite(timeout_s)) {
+      throw CLI::ValidationError("--timeout", "must be a number of seconds");
+    }
+  } catch (const CLI::ParseError& e) {
+    return users::client::ReportParseError(app, e, std::cerr);
   }
+  verbose_grpc_logs = options.verbose;
   // Rounded up: a tiny timeout must not become 0, which means no deadline;
   // capped at a year, past which the conversion would overflow.
   options.timeout = std::chrono::milliseconds(static_cast<int64_t>(
@@ -144,9 +187,12 @@ int main(int argc, char** argv) {
 
   auto credentials = users::client::MakeCredentials(tls_ca, tls_cert, tls_key);
   if (!credentials.ok()) {
-    std::cerr << credentials.status().message() << "\n";
-    return 2;
+    std::cerr << "users-client: " << credentials.status().message() << "\n";
+    return users::client::kExitUsage;
   }
+  options.target = target;
+  options.tls = !tls_ca.empty() || !tls_cert.empty();
+  options.client_certificate = !tls_cert.empty();
   auto channel = grpc::CreateChannel(target, *credentials);
   auto stub = user::Users::NewStub(channel);
   auto& out = std::cout;
@@ -173,13 +219,24 @@ int main(int argc, char** argv) {
     if (import_file != "-") {
       file.open(import_file);
       if (!file) {
-        err << "cannot open " << import_file << "\n";
-        return 2;
+        err << "users-client import: cannot open " << import_file << ": "
+            << std::strerror(errno) << "\n";
+        return users::client::kExitUsage;
       }
       in = &file;
     }
     return users::client::ImportUsers(*stub, *in, isatty(STDERR_FILENO) != 0,
                                       options, out, err);
+  }
+  if (*health) {
+    // A watch lasts until the server ends it, unless a timeout was given.
+    users::client::CallOptions health_options = options;
+    if (health_watch && app.get_option("--timeout")->count() == 0) {
+      health_options.timeout = std::chrono::milliseconds(0);
+    }
+    auto health_stub = grpc::health::v1::Health::NewStub(channel);
+    return users::client::Health(*health_stub, health_service, health_watch,
+                                 health_options, out, err);
   }
   if (*lookup) {
     return users::client::LookupUsers(*stub, lookup_ids, std::cin, options, out,

@@ -1,5 +1,7 @@
 #include "client/stream_commands.h"
 
+#include "client/text_output.h"
+
 #include <chrono>
 #include <condition_variable>
 #include <deque>
@@ -100,14 +102,16 @@ int WatchUsers(user::Users::StubInterface& stub, int64_t since,
   auto reader = stub.WatchUsers(context.get(), request);
   user::UserEvent event;
   while (reader->Read(&event)) {
-    PrintMessage(event, options.json, out);
-    if (!options.json) out << "\n";
+    if (options.json) {
+      PrintMessage(event, /*json=*/true, out);
+    } else {
+      PrintEvent(event, out);
+    }
     out.flush();
   }
   grpc::Status status = reader->Finish();
   if (!status.ok()) {
-    PrintError(status, err);
-    return 1;
+    return PrintError(status, options, err);
   }
   return 0;
 }
@@ -152,8 +156,7 @@ int ImportUsers(user::Users::StubInterface& stub, std::istream& in,
   grpc::Status status = writer->Finish();
   if (progress) err << "\rimporting: " << sent << " users sent\n";
   if (!status.ok()) {
-    PrintError(status, err);
-    return 1;
+    return PrintError(status, options, err);
   }
   if (response.created() + response.failed() != sent) {
     // Every user sent is either created or failed: a server that answers
@@ -222,8 +225,11 @@ int LookupUsers(user::Users::StubInterface& stub,
   bool all_found = true;
   while (stream->Read(&response)) {
     if (response.code() != 0) all_found = false;
-    PrintMessage(response, options.json, out);
-    if (!options.json) out << "\n";
+    if (options.json) {
+      PrintMessage(response, /*json=*/true, out);
+    } else {
+      PrintLookup(response, out);
+    }
     // Ids arriving a few at a time (a terminal, a pipe) see each answer as
     // it comes; a file of ids is printed in blocks.
     if (lines && !lines->Buffered()) out.flush();
@@ -238,8 +244,7 @@ int LookupUsers(user::Users::StubInterface& stub,
     return 1;
   }
   if (!status.ok()) {
-    PrintError(status, err);
-    return 1;
+    return PrintError(status, options, err);
   }
   return all_found ? 0 : 1;
 }

@@ -5,6 +5,10 @@
 
 #include <CLI/CLI.hpp>
 
+#include <iostream>
+
+#include "version/version.h"
+
 namespace users {
 
 bool ParseServerConfig(int argc, char** argv, ServerConfig* config,
@@ -13,6 +17,9 @@ bool ParseServerConfig(int argc, char** argv, ServerConfig* config,
       "users-server: the Users gRPC service.\n"
       "Every option can also be set through the environment variable shown."};
   app.option_defaults()->always_capture_default();
+  app.name("users-server");
+  app.set_version_flag("--version", VersionLine("users-server"),
+                       "Print the version and exit");
   auto* c = config;
 
   app.add_option("--host", c->host, "Address to listen on")
@@ -79,6 +86,10 @@ bool ParseServerConfig(int argc, char** argv, ServerConfig* config,
       ->envname("USERS_AUTH_TOKENS")
       ->check(CLI::ExistingFile);
 
+  app.add_flag("--allow-readable-secrets", c->allow_readable_secrets,
+               "Accept an --auth-tokens file or --tls-key that other users "
+               "can read (by default refused: chmod 600 it)")
+      ->envname("USERS_ALLOW_READABLE_SECRETS");
   app.add_option("--max-inflight", c->max_inflight,
                  "Calls in flight beyond this get RESOURCE_EXHAUSTED at once "
                  "(0: no limit)")
@@ -157,7 +168,15 @@ bool ParseServerConfig(int argc, char** argv, ServerConfig* config,
                                  "needs --tls-cert and --tls-key");
     }
   } catch (const CLI::ParseError& e) {
-    *exit_code = app.exit(e);
+    // --help and --version print and exit 0; a bad command line is one
+    // line naming the option and exit 2 (docs/operations.md).
+    if (e.get_exit_code() == 0) {
+      *exit_code = app.exit(e);
+    } else {
+      std::cerr << "users-server: " << e.what()
+                << "\n  see users-server --help\n";
+      *exit_code = kExitUsage;
+    }
     return false;
   }
   c->reflection = !no_reflection;

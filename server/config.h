@@ -31,6 +31,9 @@ struct ServerConfig {
 
   std::string tls_cert, tls_key, tls_client_ca;
   std::string auth_tokens;  // file of "<token> <role>" lines; empty: auth off
+  // Take a tokens file or TLS key that other users can read (secrets some
+  // platforms mount 0644).
+  bool allow_readable_secrets = false;
 
   // What an exception that is not a users::RpcError becomes (as
   // status_on_unknown_exception in Python's grpc-interceptor).
@@ -53,6 +56,11 @@ struct ServerConfig {
   LogFormat log_format = LogFormat::kText;
   std::string log_level = "info";
 };
+
+// users-server's exit statuses.
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitCannotStart = 1;  // a resource that cannot be used
+inline constexpr int kExitUsage = 2;        // a bad flag or value
 
 // Parses argv (and the environment). On --help or a bad value, prints to
 // stdout/stderr and sets the process exit code in `exit_code`; returns true

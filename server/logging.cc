@@ -1,6 +1,7 @@
 #include "server/logging.h"
 
 #include <google/protobuf/stubs/logging.h>
+#include <grpc/support/log.h>
 #include <spdlog/async.h>
 #include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/stdout_sinks.h>
@@ -48,6 +49,15 @@ void LogFromProtobuf(google::protobuf::LogLevel level, const char* file,
   if (ours == spdlog::level::critical) spdlog::default_logger()->flush();
 }
 
+// grpc core writes its own lines to stderr: about a peer (a TLS handshake a
+// stranger failed, a connection reset) far more often than about us, and
+// in a format of its own. They go through our logger at debug, so the
+// default log holds only our lines (whose messages say what failed), and
+// --log-level debug shows core's detail.
+void LogFromGrpc(gpr_log_func_args* args) {
+  spdlog::debug("grpc {}:{}: {}", args->file, args->line, args->message);
+}
+
 }  // namespace
 
 void InitLogging(LogFormat format, const std::string& level) {
@@ -73,6 +83,7 @@ void InitLogging(LogFormat format, const std::string& level) {
   spdlog::set_default_logger(logger);
   spdlog::flush_every(std::chrono::seconds(1));
   google::protobuf::SetLogHandler(&LogFromProtobuf);
+  gpr_set_log_function(&LogFromGrpc);
 }
 
 }  // namespace users

@@ -36,7 +36,7 @@ int main(int argc, char** argv) {
   if (auto status = server.Start(); !status.ok()) {
     spdlog::critical("cannot start: {}", std::string(status.message()));
     spdlog::shutdown();
-    return 1;
+    return users::kExitCannotStart;
   }
   if (server.metrics_port() > 0) {
     spdlog::info("metrics on http://{}:{}/metrics", config.metrics_host,

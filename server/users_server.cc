@@ -1,5 +1,7 @@
 #include "server/users_server.h"
 
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -15,16 +17,11 @@
 
 #include "grpc/health/v1/health.pb.h"
 #include "server/descriptor_limit.h"
+#include "server/secret_file.h"
 #include "server/tls_files.h"
 #include "storage/memory_user_store.h"
 #include "storage/sqlite_user_store.h"
-
-#ifndef USERS_GIT_COMMIT
-#define USERS_GIT_COMMIT "unknown"
-#endif
-#ifndef USERS_VERSION
-#define USERS_VERSION "0.0.0"
-#endif
+#include "version/version.h"
 
 namespace users {
 namespace {
@@ -65,7 +62,11 @@ absl::StatusOr<std::string> RandomKey() {
 
 absl::StatusOr<std::string> ReadFile(const std::string& path) {
   std::ifstream in(path);
-  if (!in) return absl::InvalidArgumentError("cannot read " + path);
+  if (!in) {
+    return absl::FailedPreconditionError(
+        "cannot read " + path + ": " + std::strerror(errno) +
+        " (check that the user running users-server may read it)");
+  }
   std::stringstream buffer;
   buffer << in.rdbuf();
   return buffer.str();
@@ -78,6 +79,12 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> Credentials(
   auto cert = ReadFile(config.tls_cert);
   if (!cert.ok()) return cert.status();
   files.cert_chain = std::move(*cert);
+  if (!config.allow_readable_secrets) {
+    if (auto s = CheckSecretFilePermissions("--tls-key", config.tls_key);
+        !s.ok()) {
+      return s;
+    }
+  }
   auto key = ReadFile(config.tls_key);
   if (!key.ok()) return key.status();
   files.private_key = std::move(*key);
@@ -152,6 +159,13 @@ absl::Status UsersServer::Start() {
                                            directory_options);
 
   if (!config_.auth_tokens.empty()) {
+    if (!config_.allow_readable_secrets) {
+      if (auto s =
+              CheckSecretFilePermissions("--auth-tokens", config_.auth_tokens);
+          !s.ok()) {
+        return s;
+      }
+    }
     auto contents = ReadFile(config_.auth_tokens);
     if (!contents.ok()) return contents.status();
     auto auth = TokenAuthenticator::Parse(*contents);
@@ -190,8 +204,8 @@ absl::Status UsersServer::Start() {
   metrics_->AddCallback(
       "users_build_info", "Build of the running users-server.",
       Metrics::Type::kGauge, [] { return 1.0; },
-      std::string("version=\"") + USERS_VERSION + "\",commit=\"" +
-          USERS_GIT_COMMIT + "\"");
+      "version=\"" + std::string(ProjectVersion()) + "\",commit=\"" +
+          std::string(GitCommit()) + "\"");
   // Access lines are info: a level above info turns them off.
   const auto level = spdlog::level::from_str(config_.log_level);
   if (access_log_fd_ >= 0 && level <= spdlog::level::info) {

@@ -297,8 +297,18 @@ absl::StatusOr<std::unique_ptr<SqliteUserStore>> SqliteUserStore::Open(
     store->latest_revision_ = revisions->latest;
     return store;
   } catch (const std::exception& e) {
+    const std::string what = e.what();
+    std::string fix;
+    if (what.find("unable to open") != std::string::npos ||
+        what.find("readonly") != std::string::npos) {
+      fix =
+          " (check that the user running users-server may write the file "
+          "and its directory, or choose another with --db)";
+    } else if (what.find("not a database") != std::string::npos) {
+      fix = " (not a users-server database; choose another file with --db)";
+    }
     return absl::FailedPreconditionError("cannot open database " + path + ": " +
-                                         e.what());
+                                         what + fix);
   }
 }
 

@@ -63,7 +63,9 @@ class DirectoryEndToEnd(unittest.TestCase):
 
         r = run_client("get", uid, target=t)
         self.assertEqual(r.returncode, 0, r.stderr)
-        self.assertIn('name: "alice"', r.stdout)
+        self.assertIn("\nname: alice\n", r.stdout)
+        # Times for people: RFC 3339, UTC, milliseconds.
+        self.assertRegex(r.stdout, r"create_time: \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z\n")
 
         r = run_client("update", uid, "--display-name", "Alice L.", "--if-version", "1",
                        "--json", target=t)

@@ -193,6 +193,7 @@ class Auth(unittest.TestCase):
         self.tokens = os.path.join(self.tmp.name, "tokens")
         with open(self.tokens, "w") as f:
             f.write("# users-server tokens\n\nr3ader-s3cret reader\nwr1ter-s3cret writer  # ops\n")
+        os.chmod(self.tokens, 0o600)
 
     def tearDown(self):
         self.tmp.cleanup()
@@ -241,6 +242,24 @@ class Auth(unittest.TestCase):
         self.assertEqual(r.returncode, 1)
         self.assertIn("line 5", r.stderr)
         self.assertNotIn("tok3n", r.stderr)
+
+    def test_a_tokens_file_others_can_read_is_refused(self):
+        # (0640 is allowed when root owns the file, as PostgreSQL allows for
+        # keys; its group may not write it.)
+        for mode, readable_by in ((0o644, "every user"), (0o660, "its group")):
+            os.chmod(self.tokens, mode)
+            r = subprocess.run([SERVER_BIN, "--port", "0", "--db", ":memory:",
+                                "--auth-tokens", self.tokens],
+                               capture_output=True, text=True, timeout=30)
+            self.assertEqual(r.returncode, 1)
+            self.assertIn(f"is readable by {readable_by}", r.stderr)
+            self.assertIn(f"chmod 600 {self.tokens}", r.stderr)
+            self.assertNotIn("s3cret", r.stderr)
+        # The documented override, for platforms that mount secrets 0644.
+        with Server(args=["--auth-tokens", self.tokens,
+                          "--allow-readable-secrets"]) as s:
+            r = run_client("--token", "r3ader-s3cret", target=s.target)
+            self.assertEqual(r.returncode, 0, r.stderr)
 
     def test_a_line_written_the_wrong_way_round_does_not_log_the_token(self):
         r = self.start_with_extra_line("writer s3cr3t-t0ken")

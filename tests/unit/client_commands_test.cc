@@ -65,7 +65,9 @@ TEST(ListUserCommandTest, JsonOutput) {
   options.json = true;
   std::ostringstream out, err;
   EXPECT_EQ(ListUser(stub, 3, "", options, out, err), 0);
-  EXPECT_EQ(out.str(), "client received: {\"details\":[{\"id\":3}]}\n");
+  // Every field present, default or not: a stable shape for scripts.
+  EXPECT_EQ(out.str(),
+            "client received: {\"details\":[{\"id\":3,\"value\":\"\"}]}\n");
 }
 
 // Every user `text` yields, or the first error.

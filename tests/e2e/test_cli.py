@@ -1,0 +1,129 @@
+"""The command-line contract of both binaries: one exit status per outcome
+(the table in docs/cli.md, a test per row), usage errors that name the bad
+word, connection failures explained, health for scripts, --version."""
+import os
+import re
+import socket
+import subprocess
+import tempfile
+import unittest
+
+from harness import CLIENT_BIN, SERVER_BIN, Server, run_client
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class ClientExitStatus(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.server = Server(args=["--db", ":memory:"])
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.__exit__(None, None, None)
+
+    def test_0_ok(self):
+        r = run_client(target=self.server.target)
+        self.assertEqual(r.returncode, 0, r.stderr)
+
+    def test_1_the_call_failed(self):
+        r = run_client("get", "999", target=self.server.target)
+        self.assertEqual(r.returncode, 1)
+        self.assertTrue(r.stderr.startswith("NOT_FOUND: "), r.stderr)
+
+    def test_2_usage_unknown_command_suggests_the_nearest(self):
+        r = run_client("lst", target=self.server.target)
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("unknown command 'lst'; did you mean 'list'?", r.stderr)
+
+    def test_2_usage_bad_argument_is_named(self):
+        r = run_client("lookup", "1,x2", target=self.server.target)
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("ID '1,x2' is not a number", r.stderr)
+
+    def test_3_no_connection_is_explained(self):
+        target = f"127.0.0.1:{free_port()}"
+        r = run_client("--timeout", "5", target=target)
+        self.assertEqual(r.returncode, 3)
+        self.assertEqual(r.stderr.splitlines()[0],
+                         f"UNAVAILABLE: nothing listens at {target}")
+        self.assertNotIn("failed to connect to all addresses", r.stderr)
+        r = run_client("--timeout", "5", "--verbose", target=target)
+        self.assertIn("detail: failed to connect to all addresses", r.stderr)
+
+    def test_health_serving_is_0(self):
+        r = run_client("health", target=self.server.target)
+        self.assertEqual((r.returncode, r.stdout), (0, "SERVING\n"), r.stderr)
+        r = run_client("health", "--service", "", target=self.server.target)
+        self.assertEqual((r.returncode, r.stdout), (0, "SERVING\n"), r.stderr)
+
+    def test_4_health_unknown_service(self):
+        r = run_client("health", "--service", "nope", target=self.server.target)
+        self.assertEqual(r.returncode, 1)
+        self.assertTrue(r.stderr.startswith("NOT_FOUND"), r.stderr)
+
+    def test_json_list_has_a_stable_shape(self):
+        r = run_client("list", "--prefix", "nobody", "--json", target=self.server.target)
+        self.assertEqual(r.stdout, '{"users":[],"nextPageToken":""}\n')
+        r = run_client("list", "--prefix", "nobody", target=self.server.target)
+        self.assertEqual(r.stdout, "no users matched\n")
+
+    def test_version(self):
+        r = run_client("--version")
+        self.assertEqual(r.returncode, 0)
+        self.assertRegex(r.stdout, r"^users-client \d+\.\d+\.\d+ \(commit \w+; "
+                                   r"grpc\+\+ [\d.]+, protobuf [\d.]+\)\n$")
+
+
+class HealthWatch(unittest.TestCase):
+    def test_watch_follows_the_server_to_its_shutdown(self):
+        with Server(args=["--db", ":memory:"]) as server:
+            watch = subprocess.Popen([CLIENT_BIN, "--target", server.target, "health",
+                                      "--watch"], stdout=subprocess.PIPE, text=True)
+            self.assertEqual(watch.stdout.readline(), "SERVING\n")
+            server.stop()
+            rest = watch.stdout.read()
+            self.assertEqual(watch.wait(timeout=30), 4)
+            self.assertIn("NOT_SERVING", rest)
+
+
+class ServerExitStatus(unittest.TestCase):
+    def run_server(self, *args):
+        return subprocess.run([SERVER_BIN, *args], capture_output=True, text=True,
+                              timeout=30)
+
+    def test_2_bad_value_is_one_line(self):
+        r = self.run_server("--port", "abc")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("--port", r.stderr.splitlines()[0])
+
+    def test_1_port_in_use_is_one_line_without_grpc_internals(self):
+        with Server(args=["--db", ":memory:"]) as busy:
+            r = self.run_server("--host", "127.0.0.1", "--port", str(busy.port),
+                                "--db", ":memory:")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("the port is in use", r.stderr)
+        self.assertNotIn("chttp2", r.stderr)
+        self.assertEqual(len([l for l in r.stderr.splitlines() if "critical" in l]), 1)
+
+    def test_1_database_not_writable(self):
+        # Permissions do not stop root (the CI user), so a path whose parent
+        # is a file stands in for a directory it may not write.
+        with tempfile.NamedTemporaryFile() as not_a_dir:
+            r = self.run_server("--port", "0", "--db",
+                                os.path.join(not_a_dir.name, "users.db"))
+        self.assertEqual(r.returncode, 1)
+        self.assertIn(f"cannot create directory {not_a_dir.name}", r.stderr)
+
+    def test_version(self):
+        r = self.run_server("--version")
+        self.assertEqual(r.returncode, 0)
+        self.assertTrue(r.stdout.startswith("users-server "), r.stdout)
+
+
+if __name__ == "__main__":
+    unittest.main()
