@@ -244,7 +244,6 @@ bool Listener::AcceptAll(int listen_fd) {
 
 void Listener::Admit(int listener_fd, int fd) {
   if (options_.max_connections != 0) {
-    std::lock_guard lock(tracked_mu_);
     if (tracked_.size() >= options_.max_connections) Sweep();
     if (tracked_.size() >= options_.max_connections) {
       Refuse(fd);
@@ -254,12 +253,11 @@ void Listener::Admit(int listener_fd, int fd) {
     fstat(fd, &st);
     tracked_.emplace_back(fd, st.st_ino);
   }
-  accepted_.fetch_add(1);
   sink_(listener_fd, fd);
 }
 
 void Listener::Refuse(int fd) {
-  const uint64_t refused = refused_.fetch_add(1) + 1;
+  const uint64_t refused = ++refused_;
   // Log the first refusal and then every 1,000th, not one line each.
   if (refused % 1000 == 1) {
     spdlog::warn(
@@ -283,14 +281,9 @@ void Listener::Sweep() {
   });
 }
 
-size_t Listener::open_connections() {
-  std::lock_guard lock(tracked_mu_);
-  Sweep();
-  return tracked_.size();
-}
-
 void Listener::SetAccepting(bool accepting) {
-  if (accepting_.exchange(accepting) == accepting) return;
+  if (accepting_ == accepting) return;
+  accepting_ = accepting;
   if (accepting) {
     spdlog::info("listener: accepting connections again");
   } else {

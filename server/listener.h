@@ -10,18 +10,16 @@
 // connections under a cap, and, when the process is out of descriptors,
 // backs off and tries again instead of giving up.
 //
-// Thread-safe: Start/Stop from one thread; the getters from any.
+// Thread-safe: Start/Stop from one thread.
 #ifndef USERS_SERVER_LISTENER_H_
 #define USERS_SERVER_LISTENER_H_
 
 #include <sys/types.h>
 
-#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <utility>
@@ -70,13 +68,6 @@ class Listener {
   // that were never accepted are reset by the kernel. Idempotent.
   void Stop();
 
-  // False while the last accept failed for want of descriptors or memory.
-  bool accepting() const { return accepting_.load(); }
-  uint64_t accepted() const { return accepted_.load(); }
-  uint64_t refused() const { return refused_.load(); }
-  // Connections handed over and still open (counted on demand).
-  size_t open_connections();
-
  private:
   Listener(std::vector<int> fds, int port, ListenerOptions options);
 
@@ -96,15 +87,14 @@ class Listener {
   int wake_fd_ = -1;  // an eventfd that ends Run
   std::thread thread_;
 
-  std::atomic<bool> accepting_{true};
-  std::atomic<uint64_t> accepted_{0};
-  std::atomic<uint64_t> refused_{0};
+  // Accept thread only. accepting_: false while the last accept failed for
+  // want of descriptors or memory (told through on_accepting_changed).
+  bool accepting_ = true;
+  uint64_t refused_ = 0;
 
   // Connections handed to grpc, by descriptor and socket inode: grpc does
   // not say when it closes one, and a descriptor number is soon reused, but
-  // an open socket's inode is its own. Touched by the accept thread, and by
-  // open_connections() under the same lock.
-  std::mutex tracked_mu_;
+  // an open socket's inode is its own. Accept thread only.
   std::vector<std::pair<int, ino_t>> tracked_;
 };
 

@@ -34,29 +34,30 @@ UsersService::UsersService(Directory* directory, WatchHub* hub,
       admission_(options.admission),
       observers_(options.observers),
       max_reply_bytes_(options.max_reply_bytes) {
-  // Over the generated typed handlers, which never call a handler whose
+  MarkTolerantMethod("ListUser", &UsersService::ListUser,
+                     &list_user_allocator_);
+  MarkTolerantMethod("GetUser", &UsersService::GetUser, &get_user_allocator_);
+}
+
+template <typename Request, typename Response>
+void UsersService::MarkTolerantMethod(
+    std::string_view name,
+    grpc::ServerUnaryReactor* (UsersService::*handler)(
+        grpc::CallbackServerContext*, const Tolerant<Request>*, Response*),
+    grpc::MessageAllocator<Tolerant<Request>, Response>* allocator) {
+  auto* typed =
+      new grpc::internal::CallbackUnaryHandler<Tolerant<Request>, Response>(
+          [this, handler](grpc::CallbackServerContext* context,
+                          const Tolerant<Request>* request,
+                          Response* response) {
+            return (this->*handler)(context, request, response);
+          });
+  typed->SetMessageAllocator(allocator);
+  // Replaces the generated typed handler, which never calls a handler whose
   // request fails to parse.
   const auto* methods = user::UserRequest::descriptor()->file()->service(0);
-  auto* list_user =
-      new grpc::internal::CallbackUnaryHandler<Tolerant<user::UserRequest>,
-                                               user::UserResponse>(
-          [this](grpc::CallbackServerContext* context,
-                 const Tolerant<user::UserRequest>* request,
-                 user::UserResponse* response) {
-            return ListUser(context, request, response);
-          });
-  list_user->SetMessageAllocator(&list_user_allocator_);
-  MarkMethodCallback(methods->FindMethodByName("ListUser")->index(), list_user);
-  auto* get_user =
-      new grpc::internal::CallbackUnaryHandler<Tolerant<user::GetUserRequest>,
-                                               user::User>(
-          [this](grpc::CallbackServerContext* context,
-                 const Tolerant<user::GetUserRequest>* request,
-                 user::User* response) {
-            return GetUser(context, request, response);
-          });
-  get_user->SetMessageAllocator(&get_user_allocator_);
-  MarkMethodCallback(methods->FindMethodByName("GetUser")->index(), get_user);
+  MarkMethodCallback(methods->FindMethodByName(std::string(name))->index(),
+                     typed);
 }
 
 template <typename Body>

@@ -98,6 +98,15 @@ class UsersService final : public UsersCallbackService {
       grpc::CallbackServerContext* context,
       const Tolerant<user::GetUserRequest>* request, user::User* response);
 
+  // Registers `handler`, taking Tolerant requests from `allocator`, for the
+  // method `name` in place of the generated typed handler.
+  template <typename Request, typename Response>
+  void MarkTolerantMethod(
+      std::string_view name,
+      grpc::ServerUnaryReactor* (UsersService::*handler)(
+          grpc::CallbackServerContext*, const Tolerant<Request>*, Response*),
+      grpc::MessageAllocator<Tolerant<Request>, Response>* allocator);
+
   // Runs a unary read to completion on this thread: `body` returns void or a
   // status, or throws.
   template <typename Body>

@@ -96,3 +96,14 @@ def run_client(*args, target=None, input=None, timeout=60, env=None):
     full_env.update(env or {})
     return subprocess.run(cmd, capture_output=True, text=True, input=input,
                           timeout=timeout, env=full_env)
+
+
+def wait_for(predicate, timeout=10.0):
+    """Polls `predicate` until it is truthy or `timeout` passes; its last value."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.02)
+    return predicate()

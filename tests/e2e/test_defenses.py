@@ -11,7 +11,7 @@ import unittest
 import grpc
 
 from h2_peer import H2Call, grpc_frame
-from harness import SERVER_BIN, Server
+from harness import SERVER_BIN, Server, wait_for
 from health_protos import health_pb2, health_pb2_grpc
 from service_protos import user_pb2, user_pb2_grpc
 
@@ -19,14 +19,6 @@ SERVING = health_pb2.HealthCheckResponse.SERVING
 NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
 
 
-def wait_for(predicate, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    return predicate()
 
 
 def limited_server(descriptors, args):

@@ -15,7 +15,7 @@ import grpc
 from google.protobuf import field_mask_pb2
 
 import certs
-from harness import CLIENT_BIN, SERVER_BIN, Server, run_client
+from harness import CLIENT_BIN, SERVER_BIN, Server, run_client, wait_for
 from health_protos import health_pb2, health_pb2_grpc
 from service_protos import user_pb2, user_pb2_grpc
 
@@ -23,14 +23,6 @@ SERVING = health_pb2.HealthCheckResponse.SERVING
 NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
 
 
-def wait_for(predicate, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.02)
-    return predicate()
 
 
 class Health(unittest.TestCase):
