@@ -29,9 +29,10 @@ $(BUILD_DIR)/CMakeCache.txt: | deps
 build: deps $(BUILD_DIR)/CMakeCache.txt
 	cmake --build $(BUILD_DIR) -j $(JOBS)
 
-# Builds only what it runs, so a broken test or benchmark cannot hold it up.
+# Builds only the server it runs and the client README calls it with, so a
+# broken test or benchmark cannot hold up the first call.
 run: deps $(BUILD_DIR)/CMakeCache.txt
-	cmake --build $(BUILD_DIR) -j $(JOBS) --target users-server
+	cmake --build $(BUILD_DIR) -j $(JOBS) --target users-server users-client
 	$(BUILD_DIR)/server/users-server $(RUN_ARGS)
 
 test: build

@@ -211,5 +211,18 @@ class Install(unittest.TestCase):
         self.assertEqual(installed_files(destdir), set())
 
 
+
+class MakeRun(unittest.TestCase):
+    """`make run` builds the server and the client README's first call uses,
+    and nothing else (tests and benchmarks would double the wait)."""
+
+    def test_builds_the_server_and_the_client_only(self):
+        root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        r = subprocess.run(["make", "-n", "-C", root, "run", "BUILD_DIR=/nonexistent/build"],
+                           capture_output=True, text=True, check=True)
+        builds = [l for l in r.stdout.splitlines() if "cmake --build" in l]
+        self.assertEqual(len(builds), 1, r.stdout)
+        self.assertEqual(builds[0].split("--target")[1].split(), ["users-server", "users-client"])
+
 if __name__ == "__main__":
     unittest.main()
