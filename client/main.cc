@@ -133,11 +133,16 @@ int main(int argc, char** argv) {
   list->add_flag("--all", all, "Follow page tokens to the end");
 
   int64_t since = 0;
+  bool from_oldest = false;
   auto* watch = app.add_subcommand(
       "watch", "WatchUsers: print changes until interrupted");
-  watch->add_option(
+  auto* since_option = watch->add_option(
       "--since", since,
       "Replay changes after this revision first (0: from now on)");
+  watch
+      ->add_flag("--from-oldest", from_oldest,
+                 "Replay from the oldest revision still kept, then go on")
+      ->excludes(since_option);
 
   std::string import_file;
   auto* import = app.add_subcommand(
@@ -212,7 +217,12 @@ int main(int argc, char** argv) {
     return users::client::ListUsers(*stub, prefix, page_size, page_token, all,
                                     options, out, err);
   }
-  if (*watch) return users::client::WatchUsers(*stub, since, options, out, err);
+  if (*watch) {
+    user::WatchUsersRequest request;
+    request.set_since_revision(since);
+    request.set_from_oldest(from_oldest);
+    return users::client::WatchUsers(*stub, request, options, out, err);
+  }
   if (*import) {
     std::ifstream file;
     std::istream* in = &std::cin;

@@ -91,14 +91,13 @@ class LineFeed {
 
 }  // namespace
 
-int WatchUsers(user::Users::StubInterface& stub, int64_t since,
+int WatchUsers(user::Users::StubInterface& stub,
+               const user::WatchUsersRequest& request,
                const CallOptions& options, std::ostream& out,
                std::ostream& err) {
   CallOptions no_deadline = options;
   no_deadline.timeout = std::chrono::milliseconds(0);
   auto context = MakeContext(no_deadline);
-  user::WatchUsersRequest request;
-  request.set_since_revision(since);
   auto reader = stub.WatchUsers(context.get(), request);
   user::UserEvent event;
   while (reader->Read(&event)) {

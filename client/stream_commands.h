@@ -12,7 +12,8 @@ namespace users::client {
 
 // Prints events as they arrive until the stream ends or the process is
 // interrupted. No deadline applies.
-int WatchUsers(user::Users::StubInterface& stub, int64_t since,
+int WatchUsers(user::Users::StubInterface& stub,
+               const user::WatchUsersRequest& request,
                const CallOptions& options, std::ostream& out,
                std::ostream& err);
 

@@ -61,10 +61,23 @@ user::UserEvent::Type ToProto(ChangeType type) {
   return user::UserEvent::TYPE_UNSPECIFIED;
 }
 
-Directory::Directory(UserStore* store, GroupCommitter* writer, Options options)
+Directory::Directory(UserStore* store, GroupCommitter* writer, WatchHub* hub,
+                     Options options)
     : store_(store),
       writer_(writer),
+      hub_(hub),
       tokens_(std::move(options.page_token_key)) {}
+
+void Directory::CommitImportBatch(std::vector<Mutation> mutations,
+                                  Deadline deadline,
+                                  GroupCommitter::Done done) {
+  writer_->Submit(std::move(mutations), deadline, std::move(done));
+}
+
+std::unique_ptr<WatchSession> Directory::NewWatchSession(Watcher* watcher) {
+  if (hub_ == nullptr) return nullptr;
+  return std::make_unique<WatchSession>(store_, hub_, watcher);
+}
 
 absl::Status Directory::GetUser(const user::GetUserRequest& request,
                                 user::User* out) {

@@ -15,6 +15,8 @@
 #include "absl/status/statusor.h"
 #include "directory/group_commit.h"
 #include "directory/page_token.h"
+#include "directory/watch_hub.h"
+#include "directory/watch_session.h"
 #include "errors/errors.h"
 #include "service_protos/user.pb.h"
 #include "storage/user_store.h"
@@ -40,8 +42,10 @@ class Directory {
   using UserDone = std::function<void(absl::StatusOr<user::User>)>;
   using DeleteDone = std::function<void(absl::Status)>;
 
-  // `store` and `writer` must outlive the directory.
-  Directory(UserStore* store, GroupCommitter* writer, Options options);
+  // `store`, `writer` and `hub` must outlive the directory. Without a hub
+  // (nullptr) the directory has no change feed: NewWatchSession is null.
+  Directory(UserStore* store, GroupCommitter* writer, WatchHub* hub,
+            Options options);
 
   // Reads.
   absl::Status GetUser(const user::GetUserRequest& request, user::User* out);
@@ -67,12 +71,20 @@ class Directory {
   // A create mutation for a valid `user`.
   static Mutation NewUserMutation(const user::User& user);
 
-  UserStore* store() { return store_; }
-  GroupCommitter* writer() { return writer_; }
+  // Commits one batch of an import (ImportSession::Batch::mutations) as one
+  // transaction; `done` runs once, on the writer thread.
+  void CommitImportBatch(std::vector<Mutation> mutations, Deadline deadline,
+                         GroupCommitter::Done done);
+
+  // A WatchUsers stream's rules (directory/watch_session.h); `watcher` is
+  // woken when the change feed has news for it. Null without a change feed.
+  std::unique_ptr<WatchSession> NewWatchSession(Watcher* watcher);
+  bool has_change_feed() const { return hub_ != nullptr; }
 
  private:
   UserStore* const store_;
   GroupCommitter* const writer_;
+  WatchHub* const hub_;
   const PageTokenCodec tokens_;
 };
 

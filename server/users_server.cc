@@ -156,7 +156,7 @@ absl::Status UsersServer::Start() {
     directory_options.page_token_key = std::move(*key);
   }
   directory_ = std::make_unique<Directory>(store_.get(), writer_.get(),
-                                           directory_options);
+                                           hub_.get(), directory_options);
 
   if (!config_.auth_tokens.empty()) {
     if (!config_.allow_readable_secrets) {
@@ -223,8 +223,7 @@ absl::Status UsersServer::Start() {
       static_cast<size_t>(config_.max_message_bytes);
   service_options.observers.push_back(metrics_.get());
   if (access_log_) service_options.observers.push_back(access_log_.get());
-  service_ = std::make_unique<UsersService>(directory_.get(), hub_.get(),
-                                            service_options);
+  service_ = std::make_unique<UsersService>(directory_.get(), service_options);
 
   auto credentials = Credentials(config_);
   if (!credentials.ok()) return credentials.status();

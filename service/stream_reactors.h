@@ -1,4 +1,6 @@
-// Callback-API reactors for the three streaming RPCs. None of them blocks a
+// Callback-API reactors for the three streaming RPCs, one file each
+// (watch_reactor.cc, import_reactor.cc, lookup_reactor.cc), their ends logged
+// and counted by StreamOutcome (stream_outcome.h). None of them blocks a
 // gRPC thread: reads from the store are short and inline, writes go through
 // group commit, and every wait for the peer is a pending Start* operation.
 //
@@ -16,18 +18,18 @@
 #include <grpcpp/support/server_callback.h>
 
 #include "directory/directory.h"
-#include "directory/watch_hub.h"
 #include "service/call_interceptor.h"
 #include "service/error_boundary.h"
 #include "service_protos/user.pb.h"
 
 namespace users {
 
-// WatchUsers: replay from the stored log, then live events from the hub.
-// Writes serialized UserEvents.
+// WatchUsers: replay from the stored log, then live events from the change
+// feed, by the directory's WatchSession. Writes serialized UserEvents. The
+// directory must have a change feed.
 grpc::ServerWriteReactor<grpc::ByteBuffer>* NewWatchReactor(
-    Directory* directory, WatchHub* hub, const user::WatchUsersRequest& request,
-    CallInterceptor call, const ErrorBoundary* boundary);
+    Directory* directory, const user::WatchUsersRequest& request,
+    Deadline deadline, CallInterceptor call, const ErrorBoundary* boundary);
 
 // ImportUsers: batches of users through group commit, a summary at the end.
 // Raw messages in and out (see the reactor on why); the response is a

@@ -26,10 +26,8 @@ Directory::UserDone FinishWithUser(grpc::ServerUnaryReactor* reactor,
 
 }  // namespace
 
-UsersService::UsersService(Directory* directory, WatchHub* hub,
-                           ServiceOptions options)
+UsersService::UsersService(Directory* directory, ServiceOptions options)
     : directory_(directory),
-      hub_(hub),
       boundary_(options.status_on_unknown_exception),
       admission_(options.admission),
       observers_(options.observers),
@@ -208,7 +206,7 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* UsersService::WatchUsers(
     grpc::CallbackServerContext* context, const grpc::ByteBuffer* request) {
   using Reactor = grpc::ServerWriteReactor<grpc::ByteBuffer>;
   CallInterceptor call(observers_, context, "/user.Users/WatchUsers");
-  if (hub_ == nullptr) {
+  if (!directory_->has_change_feed()) {
     return NewRejected<Reactor>(std::move(call),
                                 grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
                                              "this server has no change feed"));
@@ -227,7 +225,8 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* UsersService::WatchUsers(
                                 ToGrpcStatus(absl::InvalidArgumentError(
                                     UnparsableMessage("WatchUsersRequest"))));
   }
-  return NewWatchReactor(directory_, hub_, parsed, std::move(call), &boundary_);
+  return NewWatchReactor(directory_, parsed, context->deadline(),
+                         std::move(call), &boundary_);
 }
 
 grpc::ServerReadReactor<grpc::ByteBuffer>* UsersService::ImportUsers(

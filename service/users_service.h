@@ -53,10 +53,9 @@ using UsersCallbackService = user::Users::WithCallbackMethod_ListUser<
 
 class UsersService final : public UsersCallbackService {
  public:
-  // `directory` and `hub` must outlive the service; without a hub,
+  // `directory` must outlive the service; without a change feed there,
   // WatchUsers answers UNIMPLEMENTED.
-  UsersService(Directory* directory, WatchHub* hub = nullptr,
-               ServiceOptions options = {});
+  explicit UsersService(Directory* directory, ServiceOptions options = {});
 
   // Takes a CreateUserRequest, answers a User.
   grpc::ServerUnaryReactor* CreateUser(grpc::CallbackServerContext* context,
@@ -133,7 +132,6 @@ class UsersService final : public UsersCallbackService {
   RecyclingAllocator<Tolerant<user::GetUserRequest>, user::User>
       get_user_allocator_;
   Directory* const directory_;
-  WatchHub* const hub_;
   ErrorBoundary boundary_;
   Admission admission_;
   const std::vector<CallObserver*> observers_;

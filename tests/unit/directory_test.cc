@@ -65,13 +65,13 @@ class DirectoryTest : public ::testing::Test {
 
   MemoryUserStore store_;
   GroupCommitter writer_{&store_, nullptr, {}};
-  Directory directory_{&store_, &writer_, {}};
+  Directory directory_{&store_, &writer_, nullptr, {}};
 };
 
 // The watch stream reuses one message per thread without clearing it.
 TEST(ToProtoTest, OverwritesEveryFieldOfAReusedMessage) {
-  UserRecord full{7, "seven", "seven@example.com", "Seven", 3, -1500001,
-                  1700000000123456};
+  UserRecord full{7, "seven",  "seven@example.com", "Seven",
+                  3, -1500001, 1700000000123456};
   UserRecord bare{1, "a", "a@example.com", "", 1, 0, 0};
   user::User reused;
   ToProto(full, &reused);

@@ -100,13 +100,12 @@ class FaultsTest : public ::testing::Test {
     hub_ = std::make_unique<WatchHub>(0, 1000);
     writer_ = std::make_unique<GroupCommitter>(&store_, hub_.get(),
                                                GroupCommitter::Options{});
-    directory_ = std::make_unique<Directory>(&store_, writer_.get(),
+    directory_ = std::make_unique<Directory>(&store_, writer_.get(), hub_.get(),
                                              Directory::Options{});
     ServiceOptions options;
     options.status_on_unknown_exception = on_exception;
     options.observers.push_back(&observer_);
-    service_ =
-        std::make_unique<UsersService>(directory_.get(), hub_.get(), options);
+    service_ = std::make_unique<UsersService>(directory_.get(), options);
     grpc::ServerBuilder builder;
     int port = 0;
     builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(),

@@ -145,7 +145,7 @@ TEST(ServiceErrorBoundaryTest, ThrowingHandlerYieldsInternalAndServerSurvives) {
         return r;
       });
   GroupCommitter writer(&store, nullptr, {});
-  Directory directory(&store, &writer, {});
+  Directory directory(&store, &writer, nullptr, {});
   UsersService service(&directory);
   InProcessServer in_process(&service);
   ASSERT_TRUE(in_process.server != nullptr);
@@ -214,8 +214,8 @@ TEST(WatchUsersTest, WritesNeverWaitOnAReplayingWatcher) {
   PausingEventsStore store;
   WatchHub hub(/*latest_revision=*/0, /*max_queue=*/1);
   GroupCommitter writer(&store, &hub, {});
-  Directory directory(&store, &writer, {});
-  UsersService service(&directory, &hub);
+  Directory directory(&store, &writer, &hub, {});
+  UsersService service(&directory);
   InProcessServer in_process(&service);
   ASSERT_TRUE(in_process.server != nullptr);
   auto& server = in_process.server;
@@ -288,8 +288,8 @@ TEST(WatchUsersTest, CompactionAfterTheReplayedRangeIsNotReported) {
   CompactingStore store(/*retention=*/2);
   WatchHub hub(/*latest_revision=*/0, /*max_queue=*/100);
   GroupCommitter writer(&store, &hub, {});
-  Directory directory(&store, &writer, {});
-  UsersService service(&directory, &hub);
+  Directory directory(&store, &writer, &hub, {});
+  UsersService service(&directory);
   InProcessServer in_process(&service);
   ASSERT_TRUE(in_process.server != nullptr);
   auto create = [&](const std::string& name) {
