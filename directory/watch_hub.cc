@@ -48,11 +48,23 @@ void WatchHub::Unsubscribe(
 void WatchHub::CloseAll() {
   absl::MutexLock lock(&mu_);
   closed_ = true;
+  EndAll(WatchSubscription::State::kClosed);
+}
+
+void WatchHub::CutOffAll(int64_t published) {
+  absl::MutexLock lock(&mu_);
+  published_ = published;
+  EndAll(WatchSubscription::State::kOverflowed);
+}
+
+void WatchHub::EndAll(WatchSubscription::State state) {
   for (const auto& s : subscriptions_) {
     {
       absl::MutexLock sub_lock(&s->mu_);
-      s->state_ = WatchSubscription::State::kClosed;
+      if (s->state_ != WatchSubscription::State::kOpen) continue;
+      s->state_ = state;
       s->queue_.clear();
+      s->queue_.shrink_to_fit();
       s->head_ = 0;
     }
     s->watcher_->Wake();

@@ -1,11 +1,11 @@
 // The watch hub: fans committed changes out to WatchUsers streams.
 //
-// The group-commit writer calls OnCommitted after every transaction, in
-// revision order. Each subscription has a bounded queue of shared, immutable
-// events: a watcher that falls behind by more than `max_queue` events is cut
-// off when new changes arrive while more than `max_queue` are still unsent
-// (its queue is freed and it is told so), so a slow reader can never make
-// the server buffer without bound, and the writer never waits for one.
+// The change feed (change_feed.h) calls OnCommitted with every committed
+// change, in revision order. Each subscription has a bounded queue of shared,
+// immutable events: a watcher that falls behind by more than `max_queue` events
+// is cut off when new changes arrive while more than `max_queue` are still
+// unsent (its queue is freed and it is told so), so a slow reader can never
+// make the server buffer without bound, and the writer never waits for one.
 //
 // Replay then live, without gap or duplicate: Subscribe returns the revision
 // R up to which changes were published before the subscription existed; every
@@ -78,12 +78,18 @@ class WatchHub final : public ChangeListener {
 
   // Closes every subscription (server shutdown) and refuses new ones.
   void CloseAll();
+  // Cuts off every open subscription as fallen behind (the feed lost changes
+  // to compaction), and resumes publishing after `published`.
+  void CutOffAll(int64_t published);
 
   void OnCommitted(std::vector<Change> changes) override;
 
   size_t watcher_count() const;
 
  private:
+  void EndAll(WatchSubscription::State state)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
   const size_t max_queue_;
 
   mutable absl::Mutex mu_;

@@ -120,11 +120,9 @@ UsersServer::~UsersServer() {
 
 absl::Status UsersServer::OpenStore() {
   if (config_.db == ":memory:") {
-    base_store_ = std::make_unique<MemoryUserStore>(config_.event_retention);
+    base_store_ = std::make_unique<MemoryUserStore>();
   } else {
-    SqliteOptions options;
-    options.event_retention = config_.event_retention;
-    auto sqlite = SqliteUserStore::Open(config_.db, options);
+    auto sqlite = SqliteUserStore::Open(config_.db);
     if (!sqlite.ok()) return sqlite.status();
     base_store_ = std::move(*sqlite);
     if (config_.cache_users > 0) {
@@ -144,7 +142,17 @@ absl::Status UsersServer::Start() {
   if (!revisions.ok()) return revisions.status();
   hub_ =
       std::make_unique<WatchHub>(revisions->latest, config_.watch_queue_limit);
-  writer_ = std::make_unique<GroupCommitter>(store_.get(), hub_.get(),
+  Compactor::Options compactor_options;
+  compactor_options.keep = config_.event_retention;
+  compactor_ = std::make_unique<Compactor>(store_.get(), compactor_options);
+  ChangeFeed::Options feed_options;
+  feed_options.on_published =
+      [compactor = compactor_.get()](const std::vector<Change>& changes) {
+        compactor->Published(changes.back().revision);
+      };
+  feed_ = std::make_unique<ChangeFeed>(store_.get(), hub_.get(),
+                                       revisions->latest, feed_options);
+  writer_ = std::make_unique<GroupCommitter>(store_.get(), feed_.get(),
                                              GroupCommitter::Options{});
   Directory::Options directory_options;
   directory_options.page_token_key = config_.page_token_key;
@@ -398,6 +406,8 @@ void UsersServer::Wait() {
   if (health_thread_.joinable()) health_thread_.join();
   // No call is left to submit writes: commit what is queued and stop.
   if (writer_) writer_->Stop();
+  if (feed_) feed_->Stop();
+  if (compactor_) compactor_->Stop();
   if (metrics_thread_.joinable()) {
     // httplib's stop() does nothing until the listen loop has started, and
     // has no way to wait for that: a stop right after Start would be lost

@@ -21,6 +21,8 @@
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
+#include "directory/change_feed.h"
+#include "directory/compactor.h"
 #include "directory/directory.h"
 #include "directory/group_commit.h"
 #include "directory/watch_hub.h"
@@ -78,6 +80,8 @@ class UsersServer {
   std::unique_ptr<CachingUserStore> cache_;  // between base_store_ and store_
   std::unique_ptr<CountingUserStore> store_;
   std::unique_ptr<WatchHub> hub_;
+  std::unique_ptr<Compactor> compactor_;
+  std::unique_ptr<ChangeFeed> feed_;
   std::unique_ptr<GroupCommitter> writer_;
   std::unique_ptr<Directory> directory_;
   std::unique_ptr<TokenAuthenticator> auth_;

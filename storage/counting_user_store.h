@@ -34,6 +34,9 @@ class CountingUserStore final : public UserStore {
                                                  int limit) override {
     return Count(base_->ReadEvents(after_revision, limit));
   }
+  absl::Status CompactEvents(int64_t keep) override {
+    return Count(base_->CompactEvents(keep));
+  }
   absl::StatusOr<RevisionInfo> Revisions() override {
     return Count(base_->Revisions());
   }

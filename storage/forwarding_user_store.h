@@ -29,6 +29,9 @@ class ForwardingUserStore : public UserStore {
                                                  int limit) override {
     return target_->ReadEvents(after, limit);
   }
+  absl::Status CompactEvents(int64_t keep) override {
+    return target_->CompactEvents(keep);
+  }
   absl::StatusOr<RevisionInfo> Revisions() override {
     return target_->Revisions();
   }

@@ -7,9 +7,6 @@
 
 namespace users {
 
-MemoryUserStore::MemoryUserStore(int64_t event_retention)
-    : event_retention_(std::max<int64_t>(event_retention, 1)) {}
-
 absl::Status MemoryUserStore::CheckUnique(const UserRecord& user,
                                           int64_t self_id) {
   auto n = by_name_.find(AsciiLower(user.name));
@@ -94,9 +91,13 @@ absl::Status MemoryUserStore::Apply(
   results->clear();
   results->reserve(mutations.size());
   for (const auto& m : mutations) results->push_back(ApplyOne(m));
-  while (static_cast<int64_t>(events_.size()) > event_retention_) {
-    events_.pop_front();
-  }
+  return absl::OkStatus();
+}
+
+absl::Status MemoryUserStore::CompactEvents(int64_t keep) {
+  absl::MutexLock lock(&mu_);
+  const auto kept = static_cast<size_t>(std::max<int64_t>(keep, 1));
+  while (events_.size() > kept) events_.pop_front();
   return absl::OkStatus();
 }
 
@@ -126,12 +127,14 @@ absl::StatusOr<std::vector<Change>> MemoryUserStore::ReadEvents(
     int64_t after_revision, int limit) {
   absl::ReaderMutexLock lock(&mu_);
   std::vector<Change> out;
+  const int64_t first =
+      events_.empty() ? latest_revision_ + 1 : events_.front().revision;
+  // Not after_revision + 1 < first: a caller's after_revision may be
+  // INT64_MAX.
+  if (after_revision < first - 1) return EventsCompacted(first);
   if (events_.empty()) return out;
   // Revisions in the log are consecutive, so the start is an index.
-  const int64_t first = events_.front().revision;
-  size_t start = after_revision < first
-                     ? 0
-                     : static_cast<size_t>(after_revision - first + 1);
+  size_t start = static_cast<size_t>(after_revision - first + 1);
   for (size_t i = start;
        i < events_.size() && static_cast<int>(out.size()) < limit; ++i) {
     out.push_back(events_[i]);

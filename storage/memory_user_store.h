@@ -17,8 +17,7 @@ namespace users {
 
 class MemoryUserStore final : public UserStore {
  public:
-  // Keeps at least the last `event_retention` changes in the event log.
-  explicit MemoryUserStore(int64_t event_retention = 100000);
+  MemoryUserStore() = default;
 
   MemoryUserStore(const MemoryUserStore&) = delete;
   MemoryUserStore& operator=(const MemoryUserStore&) = delete;
@@ -31,6 +30,7 @@ class MemoryUserStore final : public UserStore {
                                                int limit) override;
   absl::StatusOr<std::vector<Change>> ReadEvents(int64_t after_revision,
                                                  int limit) override;
+  absl::Status CompactEvents(int64_t keep) override;
   absl::StatusOr<RevisionInfo> Revisions() override;
   absl::Status Check() override;
   absl::StatusOr<std::string> GetOrCreateSecret(
@@ -43,7 +43,6 @@ class MemoryUserStore final : public UserStore {
       ABSL_SHARED_LOCKS_REQUIRED(mu_);
 
   // Constant after construction.
-  const int64_t event_retention_;
 
   absl::Mutex mu_;
   // State below is protected by mu_.

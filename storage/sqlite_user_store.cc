@@ -5,6 +5,7 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -438,13 +439,6 @@ absl::Status SqliteUserStore::Apply(
                             SQLite::TransactionBehavior::IMMEDIATE);
     for (const auto& m : mutations) results->push_back(ApplyOne(m));
     if (latest_revision_ != revision_before) {
-      {
-        ResetOnExit reset(writer_->compact_events);
-        writer_->compact_events.bind(
-            1,
-            static_cast<int64_t>(latest_revision_ - options_.event_retention));
-        writer_->compact_events.exec();
-      }
       ResetOnExit reset(writer_->set_latest);
       writer_->set_latest.bind(1, static_cast<int64_t>(latest_revision_));
       writer_->set_latest.exec();
@@ -456,6 +450,19 @@ absl::Status SqliteUserStore::Apply(
     latest_revision_ = revision_before;
     results->clear();
     return FromException(e, "write transaction failed");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status SqliteUserStore::CompactEvents(int64_t keep) {
+  absl::MutexLock lock(&write_mu_);
+  try {
+    ResetOnExit reset(writer_->compact_events);
+    writer_->compact_events.bind(
+        1, static_cast<int64_t>(latest_revision_ - std::max<int64_t>(keep, 1)));
+    writer_->compact_events.exec();  // one statement: its own transaction
+  } catch (const std::exception& e) {
+    return FromException(e, "compaction failed");
   }
   return absl::OkStatus();
 }
@@ -510,6 +517,12 @@ absl::StatusOr<std::vector<Change>> SqliteUserStore::ReadEvents(
       c.revision = s.getColumn(0).getInt64();
       c.type = static_cast<ChangeType>(s.getColumn(1).getInt());
       c.user = ReadUser(s, 2);
+      // One statement reads one snapshot, and compaction only ever removes
+      // the oldest events while keeping the latest: a first event that is
+      // not the next revision means the ones before it were compacted.
+      if (out.empty() && c.revision != after_revision + 1) {
+        return EventsCompacted(c.revision);
+      }
       out.push_back(std::move(c));
     }
     return out;

@@ -32,8 +32,7 @@ class UniqueFd {
 };
 
 struct SqliteOptions {
-  int64_t event_retention = 100000;  // keep at least this many events
-  int cache_size_mib = 64;           // page cache per connection
+  int cache_size_mib = 64;  // page cache per connection
 };
 
 class SqliteUserStore final : public UserStore {
@@ -56,6 +55,7 @@ class SqliteUserStore final : public UserStore {
   absl::StatusOr<std::vector<UserRecord>> List(int64_t after_id,
                                                std::string_view name_prefix,
                                                int limit) override;
+  absl::Status CompactEvents(int64_t keep) override;
   absl::StatusOr<std::vector<Change>> ReadEvents(int64_t after_revision,
                                                  int limit) override;
   absl::StatusOr<RevisionInfo> Revisions() override;

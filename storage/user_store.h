@@ -10,10 +10,16 @@
 // writer thread (group commit); backends must still be correct if two Apply
 // calls race, but need not make that fast.
 //
-// Revisions: every committed change gets the next directory-wide revision,
-// written in the same transaction as the change. A multi-replica backend keeps
-// that property by taking revisions from the primary's sequence in the write
-// transaction; reads may then come from replicas at some revision <= latest.
+// Revisions and the change log: every committed change gets the next
+// directory-wide revision, written with the change in the same transaction.
+// Revisions are dense (1, 2, 3, ... with no gap) and in commit order: once a
+// reader sees revision R committed, every revision below R is committed and
+// visible too. A backend that several processes write must keep this across
+// them: a shared sequence alone would not (a transaction can take 8 and
+// commit before the one holding 7, and a reader that saw 8 would never see 7),
+// so the next revision comes from state that the write transactions
+// serialize on. The change log is what every server's change feed
+// (directory/change_feed.h) reads, so it sees every process's writes.
 #ifndef USERS_STORAGE_USER_STORE_H_
 #define USERS_STORAGE_USER_STORE_H_
 
@@ -84,6 +90,11 @@ struct RevisionInfo {
 inline absl::Status UserNotFound(int64_t id) {
   return absl::NotFoundError("user " + std::to_string(id) + " not found");
 }
+// ReadEvents below the oldest logged change.
+inline absl::Status EventsCompacted(int64_t first_available) {
+  return absl::OutOfRangeError("revision compacted; the oldest available is " +
+                               std::to_string(first_available));
+}
 // `field` is "name" or "email"; `value` what the caller asked for.
 inline absl::Status AlreadyTaken(std::string_view field,
                                  std::string_view value) {
@@ -121,10 +132,18 @@ class UserStore {
   virtual absl::StatusOr<std::vector<UserRecord>> List(
       int64_t after_id, std::string_view name_prefix, int limit) = 0;
 
-  // Up to `limit` logged changes with revision > after_revision, ascending.
-  // Changes older than Revisions().first_available are gone: callers check.
+  // Up to `limit` logged changes with revision > after_revision, ascending
+  // and consecutive: the first is after_revision + 1. Empty when nothing
+  // after after_revision is committed yet. OUT_OF_RANGE when
+  // after_revision + 1 < Revisions().first_available: those changes were
+  // compacted away, and reading on from a later one would hide the gap.
   virtual absl::StatusOr<std::vector<Change>> ReadEvents(int64_t after_revision,
                                                          int limit) = 0;
+
+  // Drops logged changes older than the newest `keep` (at least 1 is always
+  // kept, so the latest revision stays readable). Its own transaction, apart
+  // from Apply; idempotent, so every replica may run it.
+  virtual absl::Status CompactEvents(int64_t keep) = 0;
 
   // The latest committed revision and the oldest one still logged.
   virtual absl::StatusOr<RevisionInfo> Revisions() = 0;

@@ -92,7 +92,7 @@ class PausingStore final : public ForwardingUserStore {
   int gets() const { return gets_; }
 
  private:
-  MemoryUserStore base_{1000};
+  MemoryUserStore base_;
   std::atomic<bool> armed_{false};
   std::atomic<bool> apply_armed_{false};
   std::atomic<bool> fail_next_apply_{false};
@@ -305,7 +305,7 @@ TEST(CachingUserStoreCapacityTest, EvictsTheLeastRecentlyReadBeyondCapacity) {
 
 TEST(CachingUserStoreCapacityTest,
      ReadersNeverSeeAVersionOlderThanAReturnedWrite) {
-  MemoryUserStore base(1000);
+  MemoryUserStore base;
   // One entry per shard and 40 users over 16 shards: fills, hits and
   // evictions all race the writer.
   CachingUserStore cache(&base, 16);

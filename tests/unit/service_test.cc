@@ -123,6 +123,7 @@ class MockStore : public UserStore {
               (int64_t, std::string_view, int), (override));
   MOCK_METHOD(absl::StatusOr<std::vector<Change>>, ReadEvents, (int64_t, int),
               (override));
+  MOCK_METHOD(absl::Status, CompactEvents, (int64_t), (override));
   MOCK_METHOD(absl::StatusOr<RevisionInfo>, Revisions, (), (override));
   MOCK_METHOD(absl::Status, Check, (), (override));
   MOCK_METHOD(absl::StatusOr<std::string>, GetOrCreateSecret,
@@ -267,8 +268,16 @@ TEST(WatchUsersTest, WritesNeverWaitOnAReplayingWatcher) {
 class CompactingStore final : public ForwardingUserStore {
  public:
   explicit CompactingStore(int64_t retention)
-      : ForwardingUserStore(&base_), base_(retention) {}
+      : ForwardingUserStore(&base_), retention_(retention) {}
   std::function<void()> after_first_read;
+
+  // Compacts right after every commit, as an eager compactor would.
+  absl::Status Apply(std::span<const Mutation> mutations,
+                     std::vector<absl::StatusOr<Change>>* results) override {
+    absl::Status s = ForwardingUserStore::Apply(mutations, results);
+    if (s.ok()) s = CompactEvents(retention_);
+    return s;
+  }
 
   absl::StatusOr<std::vector<Change>> ReadEvents(int64_t after,
                                                  int limit) override {
@@ -278,6 +287,7 @@ class CompactingStore final : public ForwardingUserStore {
   }
 
  private:
+  const int64_t retention_;
   MemoryUserStore base_;
 };
 

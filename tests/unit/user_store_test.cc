@@ -23,9 +23,7 @@ struct Backend {
   std::string name;
   // Makes a store over `dir` (a fresh directory); calling it again with the
   // same dir reopens the same data where the backend persists.
-  std::function<std::unique_ptr<UserStore>(const std::string& dir,
-                                           int64_t retention)>
-      make;
+  std::function<std::unique_ptr<UserStore>(const std::string& dir)> make;
   bool persistent;
 };
 
@@ -76,11 +74,8 @@ class OwningCache final : public ForwardingUserStore {
   CachingUserStore cache_;
 };
 
-std::unique_ptr<UserStore> OpenSqlite(const std::string& dir,
-                                      int64_t retention) {
-  SqliteOptions options;
-  options.event_retention = retention;
-  auto s = SqliteUserStore::Open(dir + "/users.db", options);
+std::unique_ptr<UserStore> OpenSqlite(const std::string& dir) {
+  auto s = SqliteUserStore::Open(dir + "/users.db");
   EXPECT_TRUE(s.ok()) << s.status();
   return s.ok() ? std::move(*s) : nullptr;
 }
@@ -93,7 +88,7 @@ class UserStoreTest : public ::testing::TestWithParam<Backend> {
             ::testing::UnitTest::GetInstance()->current_test_info()->name());
     std::filesystem::remove_all(dir_);
     std::filesystem::create_directories(dir_);
-    store_ = GetParam().make(dir_.string(), 1000);
+    store_ = GetParam().make(dir_.string());
   }
   void TearDown() override {
     store_.reset();
@@ -241,25 +236,66 @@ TEST_P(UserStoreTest, ListPagesByIdWithCaseInsensitivePrefix) {
   EXPECT_EQ((*underscore)[0].name, "a_b");
 }
 
-TEST_P(UserStoreTest, EventsAreLoggedInRevisionOrderAndCompacted) {
-  for (int i = 0; i < 1005; ++i) {
+TEST_P(UserStoreTest, RevisionsAreDenseAndInCommitOrder) {
+  for (int i = 0; i < 20; ++i) {
     ASSERT_TRUE(ApplyOne(Create("u" + std::to_string(i),
                                 "u" + std::to_string(i) + "@x.io"))
                     .ok());
   }
+  // A mutation that fails inside a batch takes no revision.
+  std::vector<Mutation> batch{Create("v1", "v1@x.io"), Create("u0", "dup@x.io"),
+                              Create("v2", "v2@x.io")};
+  std::vector<absl::StatusOr<Change>> results;
+  ASSERT_TRUE(store_->Apply(batch, &results).ok());
+  EXPECT_EQ(results[0]->revision, 21);
+  EXPECT_EQ(results[1].status().code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(results[2]->revision, 22);
+  auto events = store_->ReadEvents(0, 100);
+  ASSERT_TRUE(events.ok()) << events.status();
+  ASSERT_EQ(events->size(), 22u);
+  for (int i = 0; i < 22; ++i) EXPECT_EQ((*events)[i].revision, i + 1);
+  EXPECT_EQ((*events)[19].user.name, "u19");
+  EXPECT_EQ((*events)[19].type, ChangeType::kCreated);
+  auto page = store_->ReadEvents(10, 5);
+  ASSERT_TRUE(page.ok());
+  ASSERT_EQ(page->size(), 5u);
+  EXPECT_EQ(page->front().revision, 11);
+  EXPECT_TRUE(store_->ReadEvents(22, 5)->empty());
+  EXPECT_TRUE(store_->ReadEvents(INT64_MAX, 5)->empty());
+}
+
+TEST_P(UserStoreTest, CompactionKeepsTheNewestAndReadsBelowAreOutOfRange) {
+  for (int i = 0; i < 20; ++i) {
+    ASSERT_TRUE(ApplyOne(Create("u" + std::to_string(i),
+                                "u" + std::to_string(i) + "@x.io"))
+                    .ok());
+  }
+  ASSERT_TRUE(store_->CompactEvents(5).ok());
   auto info = store_->Revisions();
   ASSERT_TRUE(info.ok());
-  EXPECT_EQ(info->latest, 1005);
-  // Retention is 1000 here: at least the last 1000 are kept.
-  EXPECT_LE(info->first_available, 6);
-  EXPECT_GT(info->first_available, 1);
-  auto events = store_->ReadEvents(1000, 10);
-  ASSERT_TRUE(events.ok());
-  ASSERT_EQ(events->size(), 5u);
-  EXPECT_EQ((*events)[0].revision, 1001);
-  EXPECT_EQ((*events)[4].revision, 1005);
-  EXPECT_EQ((*events)[4].user.name, "u1004");
-  EXPECT_EQ((*events)[4].type, ChangeType::kCreated);
+  EXPECT_EQ(info->latest, 20);
+  EXPECT_EQ(info->first_available, 16);
+  auto kept = store_->ReadEvents(15, 100);
+  ASSERT_TRUE(kept.ok()) << kept.status();
+  ASSERT_EQ(kept->size(), 5u);
+  EXPECT_EQ(kept->front().revision, 16);
+  for (int64_t after : {0, 1, 14}) {
+    auto gone = store_->ReadEvents(after, 100);
+    EXPECT_EQ(gone.status().code(), absl::StatusCode::kOutOfRange) << after;
+    EXPECT_EQ(gone.status(), EventsCompacted(16));
+  }
+  // Idempotent, and the latest change always stays readable.
+  ASSERT_TRUE(store_->CompactEvents(5).ok());
+  ASSERT_TRUE(store_->CompactEvents(0).ok());
+  EXPECT_EQ(store_->Revisions()->first_available, 20);
+  auto last = store_->ReadEvents(19, 100);
+  ASSERT_TRUE(last.ok());
+  ASSERT_EQ(last->size(), 1u);
+  EXPECT_EQ(last->front().revision, 20);
+  // Writes go on after compaction with the next revision.
+  auto next = ApplyOne(Create("after", "after@x.io"));
+  ASSERT_TRUE(next.ok());
+  EXPECT_EQ(next->revision, 21);
 }
 
 TEST_P(UserStoreTest, EmptyStoreRevisions) {
@@ -275,7 +311,7 @@ TEST_P(UserStoreTest, DataSurvivesReopen) {
   auto c = ApplyOne(Create("alice", "alice@example.com"));
   ASSERT_TRUE(c.ok());
   store_.reset();
-  store_ = GetParam().make(dir_.string(), 1000);
+  store_ = GetParam().make(dir_.string());
   EXPECT_EQ(*store_->Get(c->user.id), c->user);
   EXPECT_EQ(store_->Revisions()->latest, 1);
   auto next = ApplyOne(Create("bob", "bob@example.com"));
@@ -290,7 +326,7 @@ TEST_P(UserStoreTest, TheFirstSecretStoredUnderANameIsKept) {
   EXPECT_EQ(*store_->GetOrCreateSecret("another", "second"), "second");
   if (!GetParam().persistent) return;
   store_.reset();
-  store_ = GetParam().make(dir_.string(), 1000);
+  store_ = GetParam().make(dir_.string());
   EXPECT_EQ(*store_->GetOrCreateSecret("page_token_key", "third"), first);
 }
 
@@ -346,18 +382,15 @@ INSTANTIATE_TEST_SUITE_P(
     Backends, UserStoreTest,
     ::testing::Values(
         Backend{"memory",
-                [](const std::string&,
-                   int64_t retention) -> std::unique_ptr<UserStore> {
-                  return std::make_unique<MemoryUserStore>(retention);
+                [](const std::string&) -> std::unique_ptr<UserStore> {
+                  return std::make_unique<MemoryUserStore>();
                 },
                 false},
         Backend{"sqlite", OpenSqlite, true},
         // The cache over SQLite, small enough that eviction runs too.
         Backend{"cached_sqlite",
-                [](const std::string& dir,
-                   int64_t retention) -> std::unique_ptr<UserStore> {
-                  return std::make_unique<OwningCache>(
-                      OpenSqlite(dir, retention), 32);
+                [](const std::string& dir) -> std::unique_ptr<UserStore> {
+                  return std::make_unique<OwningCache>(OpenSqlite(dir), 32);
                 },
                 true}),
     [](const auto& info) { return info.param.name; });

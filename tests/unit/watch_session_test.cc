@@ -19,12 +19,13 @@ class CountingWatcher : public Watcher {
   std::atomic<int> wakes{0};
 };
 
-// A store and a hub fed by hand: Commit applies creates and publishes them,
-// as the change feed does.
+// A store and a hub fed by hand: Commit applies creates, compacts the log to
+// `retention` and publishes the creates, as the compactor and the change feed
+// do.
 class WatchSessionTest : public ::testing::Test {
  protected:
   explicit WatchSessionTest(int64_t retention = 1000, size_t max_queue = 100)
-      : store_(retention), hub_(0, max_queue) {}
+      : retention_(retention), hub_(0, max_queue) {}
 
   void Commit(int count) {
     std::vector<Mutation> mutations(count);
@@ -34,6 +35,7 @@ class WatchSessionTest : public ::testing::Test {
     }
     std::vector<absl::StatusOr<Change>> results;
     ASSERT_TRUE(store_.Apply(mutations, &results).ok());
+    ASSERT_TRUE(store_.CompactEvents(retention_).ok());  // as the compactor
     std::vector<Change> changes;
     for (auto& r : results) changes.push_back(*r);
     hub_.OnCommitted(std::move(changes));
@@ -80,6 +82,7 @@ class WatchSessionTest : public ::testing::Test {
     return out;
   }
 
+  const int64_t retention_;
   MemoryUserStore store_;
   WatchHub hub_;
   CountingWatcher watcher_;

@@ -1,0 +1,169 @@
+// The change feed and the compactor without gRPC: every committed change
+// reaches the hub once, in revision order, whichever process wrote it.
+#include "directory/change_feed.h"
+
+#include <chrono>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "directory/compactor.h"
+#include "storage/memory_user_store.h"
+
+namespace users {
+namespace {
+
+using std::chrono::milliseconds;
+
+// Polls `done` for up to ten seconds: the feed's tailer and the compactor are
+// threads of their own.
+template <typename Fn>
+bool Eventually(Fn done) {
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(milliseconds(1));
+  }
+  return true;
+}
+
+class NullWatcher : public Watcher {
+ public:
+  void Wake() override {}
+};
+
+class ChangeFeedTest : public ::testing::Test {
+ protected:
+  // Commits `count` creates to the store, as any process sharing it would;
+  // returns what was committed.
+  std::vector<Change> Commit(int count) {
+    std::vector<Mutation> mutations(count);
+    for (auto& m : mutations) {
+      m.user.name = "user" + std::to_string(next_++);
+      m.user.email = m.user.name + "@example.com";
+    }
+    std::vector<absl::StatusOr<Change>> results;
+    EXPECT_TRUE(store_.Apply(mutations, &results).ok());
+    std::vector<Change> changes;
+    for (auto& r : results) changes.push_back(*r);
+    return changes;
+  }
+
+  // Everything queued to `sub` so far, by revision.
+  static std::vector<int64_t> Drain(WatchSubscription* sub) {
+    std::vector<int64_t> out;
+    WatchSubscription::State state;
+    while (auto c = sub->Pop(&state)) out.push_back(c->revision);
+    return out;
+  }
+
+  std::shared_ptr<WatchSubscription> Subscribe() {
+    auto sub = std::make_shared<WatchSubscription>(&watcher_);
+    hub_.Subscribe(sub);
+    return sub;
+  }
+
+  static ChangeFeed::Options NoPolling() {
+    ChangeFeed::Options options;
+    options.poll_interval = milliseconds(3600 * 1000);
+    options.page = 4;  // several pages in every catch-up
+    return options;
+  }
+
+  MemoryUserStore store_;
+  WatchHub hub_{0, 1000};
+  NullWatcher watcher_;
+  int next_ = 0;
+};
+
+TEST_F(ChangeFeedTest, OwnCommitsArePublishedBeforeOnCommittedReturns) {
+  ChangeFeed feed(&store_, &hub_, 0, NoPolling());
+  auto sub = Subscribe();
+  feed.OnCommitted(Commit(3));
+  EXPECT_EQ(Drain(sub.get()), (std::vector<int64_t>{1, 2, 3}));
+  EXPECT_EQ(feed.published(), 3);
+}
+
+TEST_F(ChangeFeedTest, AnotherWritersCommitsComeFirstWithoutGap) {
+  ChangeFeed feed(&store_, &hub_, 0, NoPolling());
+  auto sub = Subscribe();
+  Commit(9);  // another replica's, never handed to this feed
+  feed.OnCommitted(Commit(2));
+  std::vector<int64_t> expected;
+  for (int64_t r = 1; r <= 11; ++r) expected.push_back(r);
+  EXPECT_EQ(Drain(sub.get()), expected);
+}
+
+TEST_F(ChangeFeedTest, TailerPublishesOtherWritersOnNotify) {
+  ChangeFeed feed(&store_, &hub_, 0, NoPolling());
+  auto sub = Subscribe();
+  Commit(10);
+  feed.Notify();
+  ASSERT_TRUE(Eventually([&] { return feed.published() == 10; }));
+  EXPECT_EQ(Drain(sub.get()).size(), 10u);
+}
+
+TEST_F(ChangeFeedTest, TailerPollsWithoutNotify) {
+  ChangeFeed::Options options = NoPolling();
+  options.poll_interval = milliseconds(5);
+  ChangeFeed feed(&store_, &hub_, 0, options);
+  Commit(3);
+  EXPECT_TRUE(Eventually([&] { return feed.published() == 3; }));
+}
+
+TEST_F(ChangeFeedTest, CommitsTheTailerAlreadyPublishedAreNotRepeated) {
+  ChangeFeed feed(&store_, &hub_, 0, NoPolling());
+  auto sub = Subscribe();
+  auto mine = Commit(5);
+  feed.Notify();  // the tailer reads them from the log first
+  ASSERT_TRUE(Eventually([&] { return feed.published() == 5; }));
+  feed.OnCommitted(mine);
+  EXPECT_EQ(Drain(sub.get()), (std::vector<int64_t>{1, 2, 3, 4, 5}));
+}
+
+TEST_F(ChangeFeedTest, FallingBehindCompactionCutsWatchersOffAndGoesOn) {
+  std::vector<int64_t> seen;
+  ChangeFeed::Options options = NoPolling();
+  options.on_published = [&](const std::vector<Change>& changes) {
+    for (const auto& c : changes) seen.push_back(c.revision);
+  };
+  ChangeFeed feed(&store_, &hub_, 0, options);
+  auto sub = Subscribe();
+  Commit(20);
+  ASSERT_TRUE(store_.CompactEvents(5).ok());  // 1..15 gone before read
+  feed.OnCommitted(Commit(1));                // revision 21
+  EXPECT_EQ(sub->state(), WatchSubscription::State::kOverflowed);
+  EXPECT_EQ(feed.published(), 21);
+  EXPECT_EQ(seen, (std::vector<int64_t>{16, 17, 18, 19, 20, 21}));
+  // A watcher subscribing now starts after what was published.
+  auto late = Subscribe();
+  feed.OnCommitted(Commit(1));
+  EXPECT_EQ(Drain(late.get()), (std::vector<int64_t>{22}));
+}
+
+TEST(CompactorTest, TrimsTheLogOnceEnoughIsPublished) {
+  MemoryUserStore store;
+  std::vector<Mutation> mutations(20);
+  for (int i = 0; i < 20; ++i) {
+    mutations[i].user.name = "u" + std::to_string(i);
+    mutations[i].user.email = mutations[i].user.name + "@x.io";
+  }
+  std::vector<absl::StatusOr<Change>> results;
+  ASSERT_TRUE(store.Apply(mutations, &results).ok());
+  Compactor::Options options;
+  options.keep = 8;  // runs once 1 change is published
+  options.interval = milliseconds(3600 * 1000);
+  Compactor compactor(&store, options);
+  EXPECT_EQ(store.Revisions()->first_available, 1);
+  compactor.Published(20);
+  ASSERT_TRUE(Eventually([&] { return compactor.runs() >= 1; }));
+  EXPECT_EQ(store.Revisions()->first_available, 13);
+  compactor.Stop();
+  compactor.Stop();  // idempotent
+}
+
+}  // namespace
+}  // namespace users
