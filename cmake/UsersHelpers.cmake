@@ -10,13 +10,19 @@ function(users_library)
   target_link_libraries(users_${ARG_NAME} PUBLIC ${ARG_DEPS})
 endfunction()
 
-# users_test(NAME <name> SRCS <files...> DEPS <targets...> [LABELS <labels...>])
-# A GoogleTest binary registered with CTest, one CTest entry per test case.
+# users_test(NAME <name> SRCS <files...> DEPS <targets...> [LABELS <labels...>]
+#            [FILTER <gtest filter>])
+# A GoogleTest binary registered with CTest, one CTest entry per test case
+# (those FILTER selects, if given).
 function(users_test)
-  cmake_parse_arguments(ARG "" "NAME" "SRCS;DEPS;LABELS" ${ARGN})
+  cmake_parse_arguments(ARG "" "NAME;FILTER" "SRCS;DEPS;LABELS" ${ARGN})
   add_executable(${ARG_NAME} ${ARG_SRCS})
   target_link_libraries(${ARG_NAME} PRIVATE ${ARG_DEPS} GTest::gmock GTest::gtest_main)
   include(GoogleTest)
+  set(filter_args)
+  if(ARG_FILTER)
+    set(filter_args TEST_FILTER "${ARG_FILTER}")
+  endif()
   gtest_discover_tests(${ARG_NAME} PROPERTIES LABELS "unit;${ARG_LABELS}"
-                       DISCOVERY_TIMEOUT 60)
+                       DISCOVERY_TIMEOUT 60 ${filter_args})
 endfunction()

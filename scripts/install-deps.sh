@@ -10,7 +10,8 @@ packages=(
   build-essential cmake pkg-config git make
   libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
   grpc-proto libabsl-dev
-  libsqlite3-dev libsqlitecpp-dev libssl-dev
+  libsqlite3-dev libsqlitecpp-dev libssl-dev libpq-dev
+  postgresql-15  # the server programs only: tests start throwaway clusters
   libspdlog-dev libfmt-dev libcli11-dev nlohmann-json3-dev libcpp-httplib-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   python3-grpcio python3-protobuf python3-h2
@@ -43,6 +44,13 @@ fi
 echo "install-deps: installing ${missing[*]}" >&2
 sudo_cmd=()
 if [[ $(id -u) -ne 0 ]]; then sudo_cmd=(sudo); fi
+# Debian's postgresql package would create and start a system cluster; the
+# tests need only its programs (scripts/with-postgres.sh).
+if [[ " ${missing[*]} " == *" postgresql-15 "* ]]; then
+  "${sudo_cmd[@]}" mkdir -p /etc/postgresql-common/createcluster.d
+  echo "create_main_cluster = false" |
+    "${sudo_cmd[@]}" tee /etc/postgresql-common/createcluster.d/users-no-main-cluster.conf >/dev/null
+fi
 export DEBIAN_FRONTEND=noninteractive
 "${sudo_cmd[@]}" apt-get update -qq
 "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"

@@ -30,7 +30,9 @@ bool ParseServerConfig(int argc, char** argv, ServerConfig* config,
 
   app.add_option("--db", c->db,
                  "SQLite database file (created with its schema on first "
-                 "start), or :memory: for an in-memory store")
+                 "start), a PostgreSQL URI (postgresql://user:password@host:"
+                 "port/dbname, shared by several servers), or :memory: for "
+                 "an in-memory store")
       ->envname("USERS_DB");
   app.add_option("--event-retention", c->event_retention,
                  "Keep at least this many change events for WatchUsers")

@@ -20,6 +20,7 @@
 #include "server/secret_file.h"
 #include "server/tls_files.h"
 #include "storage/memory_user_store.h"
+#include "storage/postgres_user_store.h"
 #include "storage/sqlite_user_store.h"
 #include "version/version.h"
 
@@ -121,6 +122,17 @@ UsersServer::~UsersServer() {
 absl::Status UsersServer::OpenStore() {
   if (config_.db == ":memory:") {
     base_store_ = std::make_unique<MemoryUserStore>();
+  } else if (IsPostgresUri(config_.db)) {
+    PostgresOptions options;
+    // Other replicas' commits wake the change feed at once; set once the
+    // feed exists (Start), read only from the store's listener thread.
+    options.on_foreign_commit = [this] {
+      if (ChangeFeed* feed = feed_ptr_.load()) feed->Notify();
+    };
+    auto postgres = PostgresUserStore::Open(config_.db, std::move(options));
+    if (!postgres.ok()) return postgres.status();
+    // No user cache: other replicas write the same rows.
+    base_store_ = std::move(*postgres);
   } else {
     auto sqlite = SqliteUserStore::Open(config_.db);
     if (!sqlite.ok()) return sqlite.status();
@@ -152,6 +164,7 @@ absl::Status UsersServer::Start() {
       };
   feed_ = std::make_unique<ChangeFeed>(store_.get(), hub_.get(),
                                        revisions->latest, feed_options);
+  feed_ptr_.store(feed_.get());
   writer_ = std::make_unique<GroupCommitter>(store_.get(), feed_.get(),
                                              GroupCommitter::Options{});
   Directory::Options directory_options;
@@ -406,6 +419,7 @@ void UsersServer::Wait() {
   if (health_thread_.joinable()) health_thread_.join();
   // No call is left to submit writes: commit what is queued and stop.
   if (writer_) writer_->Stop();
+  feed_ptr_.store(nullptr);
   if (feed_) feed_->Stop();
   if (compactor_) compactor_->Stop();
   if (metrics_thread_.joinable()) {

@@ -82,6 +82,7 @@ class UsersServer {
   std::unique_ptr<WatchHub> hub_;
   std::unique_ptr<Compactor> compactor_;
   std::unique_ptr<ChangeFeed> feed_;
+  std::atomic<ChangeFeed*> feed_ptr_{nullptr};  // for the store's listener
   std::unique_ptr<GroupCommitter> writer_;
   std::unique_ptr<Directory> directory_;
   std::unique_ptr<TokenAuthenticator> auth_;

@@ -10,10 +10,12 @@
 
 #include <SQLiteCpp/SQLiteCpp.h>
 #include <gtest/gtest.h>
+#include <libpq-fe.h>
 
 #include "storage/caching_user_store.h"
 #include "storage/forwarding_user_store.h"
 #include "storage/memory_user_store.h"
+#include "storage/postgres_user_store.h"
 #include "storage/sqlite_user_store.h"
 
 namespace users {
@@ -80,6 +82,41 @@ std::unique_ptr<UserStore> OpenSqlite(const std::string& dir) {
   return s.ok() ? std::move(*s) : nullptr;
 }
 
+// The throwaway cluster scripts/with-postgres.sh started, if any (the ctest
+// entry storage_postgres runs the PostgreSQL cases under it).
+const char* PostgresBase() { return std::getenv("USERS_TEST_POSTGRES_URI"); }
+
+// `base` with its database replaced by `db`.
+std::string WithDatabase(const std::string& base, const std::string& db) {
+  return base.substr(0, base.rfind('/') + 1) + db;
+}
+
+// Creates database `db` in the cluster if it does not exist yet.
+void CreateDatabase(const std::string& db) {
+  PGconn* admin = PQconnectdb(PostgresBase());
+  ASSERT_EQ(PQstatus(admin), CONNECTION_OK) << PQerrorMessage(admin);
+  PGresult* r = PQexec(admin, ("CREATE DATABASE " + db).c_str());
+  const char* state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+  // 42P04: it exists (a reopen).
+  EXPECT_TRUE(PQresultStatus(r) == PGRES_COMMAND_OK ||
+              (state != nullptr && std::string(state) == "42P04"))
+      << PQerrorMessage(admin);
+  PQclear(r);
+  PQfinish(admin);
+}
+
+// A database of its own for each `dir` (a fresh directory per test), so that
+// reopening the same dir reopens the same data.
+std::unique_ptr<UserStore> OpenPostgres(const std::string& dir) {
+  if (PostgresBase() == nullptr) return nullptr;
+  const std::string db =
+      "t" + std::to_string(std::hash<std::string>{}(dir) % 1000000000000);
+  CreateDatabase(db);
+  auto s = PostgresUserStore::Open(WithDatabase(PostgresBase(), db));
+  EXPECT_TRUE(s.ok()) << s.status();
+  return s.ok() ? std::move(*s) : nullptr;
+}
+
 class UserStoreTest : public ::testing::TestWithParam<Backend> {
  protected:
   void SetUp() override {
@@ -88,7 +125,11 @@ class UserStoreTest : public ::testing::TestWithParam<Backend> {
             ::testing::UnitTest::GetInstance()->current_test_info()->name());
     std::filesystem::remove_all(dir_);
     std::filesystem::create_directories(dir_);
+    if (GetParam().name == "postgres" && PostgresBase() == nullptr) {
+      GTEST_SKIP() << "no PostgreSQL: ctest's storage_postgres runs these";
+    }
     store_ = GetParam().make(dir_.string());
+    ASSERT_NE(store_, nullptr);
   }
   void TearDown() override {
     store_.reset();
@@ -392,7 +433,8 @@ INSTANTIATE_TEST_SUITE_P(
                 [](const std::string& dir) -> std::unique_ptr<UserStore> {
                   return std::make_unique<OwningCache>(OpenSqlite(dir), 32);
                 },
-                true}),
+                true},
+        Backend{"postgres", OpenPostgres, true}),
     [](const auto& info) { return info.param.name; });
 
 TEST(SqliteUserStoreTest, RefusesNewerSchema) {
@@ -407,6 +449,175 @@ TEST(SqliteUserStoreTest, RefusesNewerSchema) {
   auto s = SqliteUserStore::Open(path.string());
   EXPECT_EQ(s.status().code(), absl::StatusCode::kFailedPrecondition);
   std::filesystem::remove(path);
+}
+
+}  // namespace
+}  // namespace users
+
+namespace users {
+namespace {
+
+TEST(PostgresUriTest, PasswordsAreRedacted) {
+  EXPECT_EQ(RedactPostgresUri("postgresql://app:s3cr%40t@db:5432/users"),
+            "postgresql://app:***@db:5432/users");
+  EXPECT_EQ(RedactPostgresUri("postgres://app@db/users?password=x&sslmode=y"),
+            "postgres://app@db/users?password=***&sslmode=y");
+  EXPECT_EQ(RedactPostgresUri("postgresql://db/users"),
+            "postgresql://db/users");
+  EXPECT_TRUE(IsPostgresUri("postgres://x"));
+  EXPECT_TRUE(IsPostgresUri("postgresql://x"));
+  EXPECT_FALSE(IsPostgresUri("./data/users.db"));
+}
+
+TEST(PostgresUriTest, AMalformedUriIsRefusedWithoutItsPassword) {
+  auto s = PostgresUserStore::Open("postgresql://u:hunter2@h:notaport/db");
+  EXPECT_FALSE(s.ok());
+  EXPECT_EQ(std::string(s.status().message()).find("hunter2"),
+            std::string::npos)
+      << s.status();
+}
+
+class PostgresUserStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (PostgresBase() == nullptr) {
+      GTEST_SKIP() << "no PostgreSQL: ctest's storage_postgres runs these";
+    }
+    db_ = "p" + std::to_string(::getpid()) + "_" +
+          ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    for (auto& c : db_) c = static_cast<char>(std::tolower(c));
+    CreateDatabase(db_);
+    uri_ = WithDatabase(PostgresBase(), db_);
+  }
+  std::string db_, uri_;
+};
+
+TEST_F(PostgresUserStoreTest, AWrongPasswordIsUnavailableAndNeverEchoed) {
+  std::string uri = uri_;
+  const size_t colon = uri.find(':', uri.find("://") + 3);
+  const size_t at = uri.find('@');
+  uri.replace(colon + 1, at - colon - 1, "not-the-password-42");
+  auto s = PostgresUserStore::Open(uri);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(std::string(s.status().message()).find("not-the-password-42"),
+            std::string::npos)
+      << s.status();
+  EXPECT_NE(std::string(s.status().message()).find("password authentication"),
+            std::string::npos)
+      << s.status();
+}
+
+// Replicas starting together on a fresh database: the advisory lock lets one
+// migrate while the others wait, and all of them open.
+TEST_F(PostgresUserStoreTest, ReplicasOpeningAFreshDatabaseAtOnceAllSucceed) {
+  constexpr int kReplicas = 4;
+  std::vector<absl::StatusOr<std::unique_ptr<PostgresUserStore>>> opened;
+  for (int i = 0; i < kReplicas; ++i) {
+    opened.emplace_back(absl::UnknownError("not run"));
+  }
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kReplicas; ++i) {
+    threads.emplace_back([&, i] { opened[i] = PostgresUserStore::Open(uri_); });
+  }
+  for (auto& t : threads) t.join();
+  for (auto& s : opened) ASSERT_TRUE(s.ok()) << s.status();
+  std::vector<absl::StatusOr<Change>> results;
+  Mutation m;
+  m.user.name = "one";
+  m.user.email = "one@x.io";
+  ASSERT_TRUE((*opened[0])->Apply({&m, 1}, &results).ok());
+  EXPECT_EQ((*opened[3])->Revisions()->latest, 1);
+}
+
+// The heart of the shared log: writers on two replicas at once, and a reader
+// tailing the log as a change feed does. Every page it reads starts right
+// after the last revision it saw (a gap would be OUT_OF_RANGE: nothing is
+// compacted here), and in the end it has seen every commit exactly once.
+TEST_F(PostgresUserStoreTest, TwoReplicasWritingAtOnceKeepOneGapFreeOrder) {
+  auto a = PostgresUserStore::Open(uri_);
+  auto b = PostgresUserStore::Open(uri_);
+  ASSERT_TRUE(a.ok() && b.ok());
+  constexpr int kBatches = 60;
+  std::atomic<int> committed{0};
+  std::atomic<bool> writing{true};
+  auto writer = [&](UserStore* store, const std::string& tag) {
+    for (int i = 0; i < kBatches; ++i) {
+      std::vector<Mutation> batch(1 + i % 5);
+      for (size_t j = 0; j < batch.size(); ++j) {
+        const std::string n = tag + std::to_string(i) + "_" + std::to_string(j);
+        batch[j].user.name = n;
+        batch[j].user.email = n + "@x.io";
+      }
+      std::vector<absl::StatusOr<Change>> results;
+      ASSERT_TRUE(store->Apply(batch, &results).ok());
+      // Revisions within one transaction are consecutive.
+      for (size_t j = 1; j < results.size(); ++j) {
+        EXPECT_EQ(results[j]->revision, results[j - 1]->revision + 1);
+      }
+      committed += static_cast<int>(batch.size());
+    }
+  };
+  std::vector<int64_t> seen;
+  std::thread tail([&] {
+    auto reader = PostgresUserStore::Open(uri_);
+    ASSERT_TRUE(reader.ok());
+    int64_t last = 0;
+    bool final_pass = false;
+    for (;;) {
+      const bool done = !writing.load();
+      auto page = (*reader)->ReadEvents(last, 50);
+      ASSERT_TRUE(page.ok())
+          << "gap after revision " << last << ": " << page.status();
+      for (const auto& c : *page) {
+        EXPECT_EQ(c.revision, last + 1);
+        last = c.revision;
+        seen.push_back(c.revision);
+      }
+      if (page->empty() && done) {
+        if (final_pass) break;
+        final_pass = true;
+      }
+    }
+  });
+  std::thread wa([&] { writer(a->get(), "a"); });
+  std::thread wb([&] { writer(b->get(), "b"); });
+  wa.join();
+  wb.join();
+  writing = false;
+  tail.join();
+  ASSERT_EQ(static_cast<int>(seen.size()), committed.load());
+  EXPECT_EQ((*a)->Revisions()->latest, committed.load());
+}
+
+// A failed mutation is found before it can abort the transaction: the rest
+// of the batch commits, on PostgreSQL as everywhere.
+TEST_F(PostgresUserStoreTest, AFailedUpdateInABatchLeavesTheOthers) {
+  auto store = PostgresUserStore::Open(uri_);
+  ASSERT_TRUE(store.ok());
+  std::vector<Mutation> setup(2);
+  setup[0].user.name = "ann";
+  setup[0].user.email = "ann@x.io";
+  setup[1].user.name = "bea";
+  setup[1].user.email = "bea@x.io";
+  std::vector<absl::StatusOr<Change>> results;
+  ASSERT_TRUE((*store)->Apply(setup, &results).ok());
+  const int64_t bea = results[1]->user.id;
+  std::vector<Mutation> batch(3);
+  batch[0].user.name = "cat";
+  batch[0].user.email = "cat@x.io";
+  batch[1].kind = Mutation::Kind::kUpdate;  // takes ann's name: refused
+  batch[1].user.id = bea;
+  batch[1].user.name = "ANN";
+  batch[1].fields = kFieldName;
+  batch[2].user.name = "dan";
+  batch[2].user.email = "dan@x.io";
+  ASSERT_TRUE((*store)->Apply(batch, &results).ok());
+  EXPECT_TRUE(results[0].ok());
+  EXPECT_EQ(results[1].status().code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_TRUE(results[2].ok());
+  EXPECT_EQ(results[2]->revision, results[0]->revision + 1);
+  EXPECT_EQ((*store)->Get(bea)->name, "bea");
 }
 
 }  // namespace
