@@ -4,7 +4,9 @@
 # The cluster lives in a fresh temporary directory, listens on 127.0.0.1 at a
 # free port, and requires a password (generated). COMMAND gets its URI in
 # USERS_TEST_POSTGRES_URI (postgresql://users_test:PASSWORD@127.0.0.1:PORT/
-# postgres) and PG_BIN (the server's programs, for tests that restart it);
+# postgres), and for tests that stop and start it PG_BIN (the server's
+# programs), PG_DATA, PG_LOG, PG_OPTIONS and PG_AS_OWNER (the command prefix
+# that runs them as the cluster's owner);
 # the script exits with COMMAND's status. Never touches a system cluster.
 #
 # PostgreSQL refuses to run as root, so as root the cluster runs as `nobody`.
@@ -46,12 +48,12 @@ chmod 600 "$tmp/pwfile"
 rm -f "$tmp/pwfile"
 
 port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+options="-c listen_addresses=127.0.0.1 -p $port -k $tmp -c max_connections=200"
 "${as_owner[@]}" "$bin/pg_ctl" -D "$data" -l "$tmp/server.log" -w -t 60 \
-  -o "-c listen_addresses=127.0.0.1 -p $port -k $tmp -c max_connections=200" \
-  start >/dev/null || { cat "$tmp/server.log" >&2; exit 1; }
+  -o "$options" start >/dev/null || { cat "$tmp/server.log" >&2; exit 1; }
 
 export USERS_TEST_POSTGRES_URI="postgresql://users_test:${password}@127.0.0.1:${port}/postgres"
-export PG_BIN="$bin" PG_DATA="$data" PG_LOG="$tmp/server.log"
+export PG_BIN="$bin" PG_DATA="$data" PG_LOG="$tmp/server.log" PG_OPTIONS="$options"
 PG_AS_OWNER="${as_owner[*]}"
 export PG_AS_OWNER
 set +e

@@ -34,15 +34,24 @@ bool ParseServerConfig(int argc, char** argv, ServerConfig* config,
                  "port/dbname, shared by several servers), or :memory: for "
                  "an in-memory store")
       ->envname("USERS_DB");
+  app.add_option("--db-pool", c->db_pool,
+                 "PostgreSQL: read connections per server (writes have one "
+                 "of their own)")
+      ->envname("USERS_DB_POOL")
+      ->check(CLI::Range(1, 1000));
+  app.add_option("--db-statement-timeout-ms", c->db_statement_timeout_ms,
+                 "PostgreSQL: a statement running longer is cancelled and "
+                 "its call ends DEADLINE_EXCEEDED; 0: no limit")
+      ->envname("USERS_DB_STATEMENT_TIMEOUT_MS")
+      ->check(CLI::Range(0, 3600000));
   app.add_option("--event-retention", c->event_retention,
                  "Keep at least this many change events for WatchUsers")
       ->envname("USERS_EVENT_RETENTION")
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 40));
   app.add_option("--cache-users", c->cache_users,
                  "Users kept in memory for GetUser/LookupUsers in front of "
-                 "SQLite (~300 bytes each); 0 turns the cache off. Correct "
-                 "because a server is its database's only writer (enforced "
-                 "by a lock on <db>.lock)")
+                 "the database (~300 bytes each); 0 turns the cache off. "
+                 "Other replicas' writes evict through the change feed")
       ->envname("USERS_CACHE_USERS")
       ->check(CLI::Range(size_t{0}, size_t{100000000}));
   app.add_option("--watch-queue-limit", c->watch_queue_limit,

@@ -16,10 +16,13 @@ struct ServerConfig {
   std::string host = "[::]";
   int port = 50051;
 
-  // SQLite file, created on first start; ":memory:" keeps everything in RAM.
+  // SQLite file, created on first start; a PostgreSQL URI; or ":memory:",
+  // which keeps everything in RAM.
   std::string db = "./data/users.db";
+  int db_pool = 8;                      // PostgreSQL read connections
+  int db_statement_timeout_ms = 10000;  // PostgreSQL; 0: none
   int64_t event_retention = 100000;
-  size_t cache_users = 100000;  // SQLite only; 0 turns the cache off
+  size_t cache_users = 100000;  // 0 turns the cache off
   // A watcher this many events behind is cut off with RESOURCE_EXHAUSTED.
   size_t watch_queue_limit = 10000;
   // Empty: a random key made at first start and kept in the database.

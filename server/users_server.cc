@@ -124,6 +124,8 @@ absl::Status UsersServer::OpenStore() {
     base_store_ = std::make_unique<MemoryUserStore>();
   } else if (IsPostgresUri(config_.db)) {
     PostgresOptions options;
+    options.max_read_connections = config_.db_pool;
+    options.statement_timeout_ms = config_.db_statement_timeout_ms;
     // Other replicas' commits wake the change feed at once; set once the
     // feed exists (Start), read only from the store's listener thread.
     options.on_foreign_commit = [this] {
@@ -131,17 +133,16 @@ absl::Status UsersServer::OpenStore() {
     };
     auto postgres = PostgresUserStore::Open(config_.db, std::move(options));
     if (!postgres.ok()) return postgres.status();
-    // No user cache: other replicas write the same rows.
     base_store_ = std::move(*postgres);
   } else {
     auto sqlite = SqliteUserStore::Open(config_.db);
     if (!sqlite.ok()) return sqlite.status();
     base_store_ = std::move(*sqlite);
-    if (config_.cache_users > 0) {
-      // Sound because a SQLite file has one users-server writing it.
-      cache_ = std::make_unique<CachingUserStore>(base_store_.get(),
-                                                  config_.cache_users);
-    }
+  }
+  if (config_.cache_users > 0 && config_.db != ":memory:") {
+    // Other replicas' writes reach it through the change feed (Start).
+    cache_ = std::make_unique<CachingUserStore>(base_store_.get(),
+                                                config_.cache_users);
   }
   store_ = std::make_unique<CountingUserStore>(
       cache_ ? static_cast<UserStore*>(cache_.get()) : base_store_.get());
@@ -159,7 +160,10 @@ absl::Status UsersServer::Start() {
   compactor_ = std::make_unique<Compactor>(store_.get(), compactor_options);
   ChangeFeed::Options feed_options;
   feed_options.on_published =
-      [compactor = compactor_.get()](const std::vector<Change>& changes) {
+      [compactor = compactor_.get(),
+       cache = cache_.get()](const std::vector<Change>& changes) {
+        // Before the hub: once a watcher sees a change, GetUser shows it too.
+        if (cache != nullptr) cache->Invalidate(changes);
         compactor->Published(changes.back().revision);
       };
   feed_ = std::make_unique<ChangeFeed>(store_.get(), hub_.get(),

@@ -105,6 +105,20 @@ absl::Status CachingUserStore::Apply(
   return target()->Apply(mutations, results);
 }
 
+void CachingUserStore::Invalidate(std::span<const Change> changes) {
+  for (const Change& c : changes) {
+    // A create's id was never cached (a miss caches nothing).
+    if (c.type == ChangeType::kCreated) continue;
+    Shard& shard = ShardFor(c.user.id);
+    absl::MutexLock lock(&shard.mu);
+    MarkFillsStale(shard, c.user.id);
+    if (auto it = shard.index.find(c.user.id); it != shard.index.end()) {
+      shard.lru.erase(it->second);
+      shard.index.erase(it);
+    }
+  }
+}
+
 bool CachingUserStore::EndFill(Shard& shard, int64_t id,
                                uint64_t registered_at) {
   auto fill = shard.filling.find(id);

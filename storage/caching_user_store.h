@@ -1,14 +1,15 @@
 // A read-through cache of users in front of another UserStore.
 //
-// For a process that is the only writer of its store - the embedded SQLite
-// default, one users-server per database file. Get answers from memory after
-// the first read of a user; Apply drops the cached entries of the users it
-// changes before it commits, and those users are not refilled until it has
-// returned. So a Get never answers with a record older than one the base
-// store has already shown to any reader, the same guarantee the base gives.
+// Get answers from memory after the first read of a user; Apply drops the
+// cached entries of the users it changes before it commits, and those users
+// are not refilled until it has returned. So, for this process's writes, a
+// Get never answers with a record older than one the base store has already
+// shown to any reader, the same guarantee the base gives.
 //
-// Not for stores written by other processes as well (PostgreSQL behind
-// several servers): their writes would never reach this cache.
+// Other processes' writes (replicas sharing PostgreSQL) reach it through
+// Invalidate, which the change feed calls with every change before it
+// publishes it: once the feed holds a write, no Get answers with what it
+// replaced (a read of the base that began before is not cached).
 //
 // Why: a warm SQLite point read costs ~4 µs of CPU per GetUser, a third of
 // the whole call (docs/performance.md); a cache hit is a sharded map lookup.
@@ -40,6 +41,10 @@ class CachingUserStore final : public ForwardingUserStore {
   absl::Status Apply(std::span<const Mutation> mutations,
                      std::vector<absl::StatusOr<Change>>* results) override;
   absl::StatusOr<UserRecord> Get(int64_t id) override;
+
+  // Drops the users `changes` touched, and keeps reads of them in progress
+  // from being cached: for changes committed by another process.
+  void Invalidate(std::span<const Change> changes);
 
  private:
   using Entry = std::shared_ptr<const UserRecord>;

@@ -171,6 +171,29 @@ std::string FirstLine(const char* message) {
 
 }  // namespace
 
+absl::Status PostgresUserStore::Backoff::Allowed() {
+  absl::MutexLock lock(&mu_);
+  const auto now = std::chrono::steady_clock::now();
+  if (now >= next_attempt_) return absl::OkStatus();
+  const auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(
+      next_attempt_ - now);
+  return absl::UnavailableError(absl::StrCat(
+      "database unreachable; reconnecting in ", wait.count(), " ms"));
+}
+
+void PostgresUserStore::Backoff::Record(bool connected) {
+  absl::MutexLock lock(&mu_);
+  if (connected) {
+    delay_ = std::chrono::milliseconds(0);
+    return;
+  }
+  // 50 ms, doubling to 2 s: calls fail fast meanwhile instead of each
+  // waiting on a connection attempt to a database that is down.
+  delay_ = std::clamp(delay_ * 2, std::chrono::milliseconds(50),
+                      std::chrono::milliseconds(2000));
+  next_attempt_ = std::chrono::steady_clock::now() + delay_;
+}
+
 bool IsPostgresUri(std::string_view db) {
   return db.starts_with("postgresql://") || db.starts_with("postgres://");
 }
@@ -212,11 +235,15 @@ class PostgresUserStore::Connection {
 
   // Connects and prepares. Errors name `redacted`, never the password.
   static absl::StatusOr<std::unique_ptr<Connection>> Open(
-      const std::string& uri, const std::string& redacted, bool prepare) {
+      const std::string& uri, const std::string& redacted, bool prepare,
+      int statement_timeout_ms = 0) {
     // Defaults first: settings in the URI itself override them.
-    const char* keys[] = {"connect_timeout", "application_name", "dbname",
-                          nullptr};
-    const char* values[] = {"5", "users-server", uri.c_str(), nullptr};
+    const std::string server_options =
+        "-c statement_timeout=" + std::to_string(statement_timeout_ms);
+    const char* keys[] = {"connect_timeout", "application_name", "options",
+                          "dbname", nullptr};
+    const char* values[] = {"5", "users-server", server_options.c_str(),
+                            uri.c_str(), nullptr};
     auto c = std::unique_ptr<Connection>(
         new Connection(PQconnectdbParams(keys, values, /*expand_dbname=*/1)));
     if (c->conn_ == nullptr || PQstatus(c->conn_) != CONNECTION_OK) {
@@ -309,6 +336,10 @@ class PostgresUserStore::Connection {
     // 08: connection exception; 57P: operator intervention (shutdown);
     // 53: insufficient resources; 40: transaction rollback (serialization,
     // deadlock).
+    if (code == "57014") {  // query_canceled: statement_timeout
+      return absl::DeadlineExceededError(
+          absl::StrCat("database statement timed out: ", message));
+    }
     if (!healthy() || code.empty() || code.starts_with("08") ||
         code.starts_with("57P") || code.starts_with("53") ||
         code.starts_with("40")) {
@@ -399,7 +430,8 @@ absl::StatusOr<std::unique_ptr<PostgresUserStore>> PostgresUserStore::Open(
     }
     if (auto r = c.Exec("COMMIT"); !r.ok()) return fail(r.status());
   }
-  auto writer = Connection::Open(uri, redacted, /*prepare=*/true);
+  auto writer = Connection::Open(uri, redacted, /*prepare=*/true,
+                                 options.statement_timeout_ms);
   if (!writer.ok()) return writer.status();
   auto store = std::unique_ptr<PostgresUserStore>(
       new PostgresUserStore(uri, std::move(options), std::move(*writer)));
@@ -494,7 +526,14 @@ PostgresUserStore::AcquireReader() {
     ++open_readers_;
   }
   // Connected outside the lock; on failure the slot is given back.
-  auto conn = Connection::Open(uri_, redacted_uri_, /*prepare=*/true);
+  absl::StatusOr<std::unique_ptr<Connection>> conn;
+  if (absl::Status allowed = reconnect_.Allowed(); !allowed.ok()) {
+    conn = allowed;
+  } else {
+    conn = Connection::Open(uri_, redacted_uri_, /*prepare=*/true,
+                            options_.statement_timeout_ms);
+    reconnect_.Record(conn.ok());
+  }
   if (!conn.ok()) {
     absl::MutexLock lock(&pool_mu_);
     --open_readers_;
@@ -601,7 +640,10 @@ absl::Status PostgresUserStore::Apply(
   absl::MutexLock lock(&write_mu_);
   results->clear();
   if (!writer_->healthy()) {
-    if (auto s = writer_->Reset(); !s.ok()) return s;
+    if (auto s = reconnect_.Allowed(); !s.ok()) return s;
+    absl::Status s = writer_->Reset();
+    reconnect_.Record(s.ok());
+    if (!s.ok()) return s;
     writer_pid_.store(writer_->backend_pid());
   }
   // A store error (not a mutation's own failure) ends the transaction.
@@ -636,8 +678,11 @@ absl::Status PostgresUserStore::Apply(
   if (auto r = writer_->Exec("COMMIT"); !r.ok()) {
     // The connection may have dropped before or after the server committed.
     results->clear();
-    return absl::UnavailableError(
-        absl::StrCat("commit outcome unknown: ", r.status().message()));
+    return absl::UnavailableError(absl::StrCat(
+        "the connection to the database failed during commit, so the write "
+        "may have been applied: read it back (GetUser, or ListUsers by name) "
+        "before retrying; ",
+        r.status().message()));
   }
   return absl::OkStatus();
 }

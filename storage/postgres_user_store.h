@@ -21,6 +21,7 @@
 #define USERS_STORAGE_POSTGRES_USER_STORE_H_
 
 #include <atomic>
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <string>
@@ -36,6 +37,9 @@ namespace users {
 
 struct PostgresOptions {
   int max_read_connections = 8;  // per process
+  // Statements running longer are cancelled (DEADLINE_EXCEEDED); 0: no
+  // limit. Set on every connection.
+  int statement_timeout_ms = 10000;
   // Called from a thread of the store's own when another connection commits
   // a write (LISTEN/NOTIFY); a change feed reads the log then. May be empty.
   std::function<void()> on_foreign_commit;
@@ -79,6 +83,18 @@ class PostgresUserStore final : public UserStore {
 
  private:
   class ReadLease;
+  // Paces reconnection while the database is unreachable.
+  class Backoff {
+   public:
+    // OK if a connection attempt may be made now, else UNAVAILABLE.
+    absl::Status Allowed();
+    void Record(bool connected);
+
+   private:
+    absl::Mutex mu_;
+    std::chrono::steady_clock::time_point next_attempt_ ABSL_GUARDED_BY(mu_);
+    std::chrono::milliseconds delay_ ABSL_GUARDED_BY(mu_){0};
+  };
 
   PostgresUserStore(std::string uri, PostgresOptions options,
                     std::unique_ptr<Connection> writer);
@@ -96,6 +112,7 @@ class PostgresUserStore final : public UserStore {
   absl::Mutex write_mu_;
   std::unique_ptr<Connection> writer_ ABSL_GUARDED_BY(write_mu_);
 
+  Backoff reconnect_;
   absl::Mutex pool_mu_;
   std::vector<std::unique_ptr<Connection>> idle_ ABSL_GUARDED_BY(pool_mu_);
   int open_readers_ ABSL_GUARDED_BY(pool_mu_) = 0;
