@@ -6,6 +6,8 @@
 #                  example environment file under PREFIX (/usr/local), staged
 #                  under DESTDIR when set
 #   make certs     throwaway TLS certificates for trying TLS, in CERTS_DIR (certs)
+#   make run-postgres  the server on a throwaway PostgreSQL cluster; Ctrl-C
+#                      stops both and removes the cluster
 BUILD_DIR ?= build
 ASAN_BUILD_DIR ?= build-asan
 JOBS ?= $(shell nproc)
@@ -15,7 +17,7 @@ PREFIX ?= /usr/local
 DESTDIR ?=
 CERTS_DIR ?= certs
 
-.PHONY: all deps build run test test-asan bench clean format install certs
+.PHONY: all deps build run run-postgres test test-asan bench clean format install certs
 QUICK ?= 0
 
 all: build
@@ -34,6 +36,12 @@ build: deps $(BUILD_DIR)/CMakeCache.txt
 run: deps $(BUILD_DIR)/CMakeCache.txt
 	cmake --build $(BUILD_DIR) -j $(JOBS) --target users-server users-client
 	$(BUILD_DIR)/server/users-server $(RUN_ARGS)
+
+# The same, over a throwaway PostgreSQL cluster (scripts/with-postgres.sh)
+# instead of SQLite: how the server runs when replicas share a database.
+run-postgres: deps $(BUILD_DIR)/CMakeCache.txt
+	cmake --build $(BUILD_DIR) -j $(JOBS) --target users-server users-client
+	scripts/with-postgres.sh sh -c 'echo "run-postgres: throwaway cluster at $$(echo "$$USERS_TEST_POSTGRES_URI" | sed "s/:[^:@]*@/:***@/"), removed on exit; psql into it with: psql -h $$(dirname "$$PG_DATA") -U users_test postgres" >&2; exec $(BUILD_DIR)/server/users-server --db "$$USERS_TEST_POSTGRES_URI" $(RUN_ARGS)'
 
 test: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) --timeout 600

@@ -12,6 +12,7 @@
 #include <initializer_list>
 #include <utility>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -76,13 +77,13 @@ constexpr const char* kUserColumns =
 enum Stmt : int {
   kLockCounter,
   kSetCounter,
-  kInsertUser,
+  kInsertUsers,
   kNameTaken,
   kEmailTaken,
   kSelectForUpdate,
   kUpdateUser,
   kDeleteUser,
-  kInsertEvent,
+  kInsertEvents,
   kGetUser,
   kListUsers,
   kListUsersPrefix,
@@ -97,19 +98,24 @@ enum Stmt : int {
 const std::string kStatements[kStatementCount] = {
     "SELECT latest FROM revision_counter FOR UPDATE",
     "UPDATE revision_counter SET latest = $1",
+    // A run of creates in one statement (an import batch: thousands), in
+    // order; a row a unique index refuses is skipped, not an error.
     "INSERT INTO users(name, email, display_name, version, create_time, "
-    "update_time) VALUES ($1, $2, $3, 1, $4, $4) ON CONFLICT DO NOTHING "
-    "RETURNING id",
-    "SELECT 1 FROM users WHERE users_fold(name) = users_fold($1) AND id <> $2",
+    "update_time) SELECT n, e, d, 1, t, t FROM unnest($1::text[], $2::text[], "
+    "$3::text[], $4::bigint[]) WITH ORDINALITY AS i(n, e, d, t, o) ORDER BY o "
+    "ON CONFLICT DO NOTHING RETURNING id, name, email",
+    "SELECT id FROM users WHERE users_fold(name) = users_fold($1) AND id <> $2",
     "SELECT 1 FROM users WHERE users_fold(email) = users_fold($1) AND id <> $2",
     absl::StrCat("SELECT ", kUserColumns,
                  " FROM users WHERE id = $1 FOR UPDATE"),
     "UPDATE users SET name = $2, email = $3, display_name = $4, version = $5, "
     "update_time = $6 WHERE id = $1",
     "DELETE FROM users WHERE id = $1",
+    // A transaction's events in one statement.
     "INSERT INTO events(revision, type, user_id, name, email, display_name, "
-    "version, create_time, update_time) VALUES ($1, $2, $3, $4, $5, $6, $7, "
-    "$8, $9)",
+    "version, create_time, update_time) SELECT * FROM unnest($1::bigint[], "
+    "$2::smallint[], $3::bigint[], $4::text[], $5::text[], $6::text[], "
+    "$7::bigint[], $8::bigint[], $9::bigint[])",
     absl::StrCat("SELECT ", kUserColumns, " FROM users WHERE id = $1"),
     absl::StrCat("SELECT ", kUserColumns,
                  " FROM users WHERE id > $1 ORDER BY id LIMIT $2"),
@@ -159,6 +165,23 @@ std::string LikePrefix(std::string_view prefix) {
     out.push_back(c);
   }
   out.push_back('%');
+  return out;
+}
+
+// A PostgreSQL array literal of `values` in text form: {"a","b\"c"}.
+template <typename T, typename Fn>
+std::string ArrayLiteral(const std::vector<T>& items, Fn field) {
+  std::string out = "{";
+  for (size_t i = 0; i < items.size(); ++i) {
+    if (i > 0) out.push_back(',');
+    out.push_back('"');
+    for (char c : field(items[i])) {
+      if (c == '"' || c == '\\') out.push_back('\\');
+      out.push_back(c);
+    }
+    out.push_back('"');
+  }
+  out.push_back('}');
   return out;
 }
 
@@ -563,23 +586,7 @@ absl::StatusOr<Change> PostgresUserStore::ApplyOne(const Mutation& m,
     if (!r.ok()) return r.status();
     return PQntuples(r->get()) > 0;
   };
-  if (m.kind == Mutation::Kind::kCreate) {
-    const std::string now = std::to_string(m.now);
-    auto r = w.Run(kInsertUser,
-                   {m.user.name, m.user.email, m.user.display_name, now});
-    if (!r.ok()) return r.status();
-    if (PQntuples(r->get()) == 0) {
-      // ON CONFLICT DO NOTHING: a unique index refused it; say which.
-      auto name_taken = taken(kNameTaken, m.user.name, 0);
-      if (!name_taken.ok()) return name_taken.status();
-      return *name_taken ? AlreadyTaken("name", m.user.name)
-                         : AlreadyTaken("email", m.user.email);
-    }
-    change.type = ChangeType::kCreated;
-    change.user.id = Int(r->get(), 0, 0);
-    change.user.version = 1;
-    change.user.create_time = change.user.update_time = m.now;
-  } else {
+  {
     auto r = w.Run(kSelectForUpdate, {std::to_string(m.user.id)});
     if (!r.ok()) return r.status();
     if (PQntuples(r->get()) == 0) return UserNotFound(m.user.id);
@@ -621,17 +628,97 @@ absl::StatusOr<Change> PostgresUserStore::ApplyOne(const Mutation& m,
       change.user = std::move(next);
     }
   }
-  change.revision = *latest + 1;
-  const UserRecord& u = change.user;
-  auto e = w.Run(
-      kInsertEvent,
-      {std::to_string(change.revision),
-       std::to_string(static_cast<int>(change.type)), std::to_string(u.id),
-       u.name, u.email, u.display_name, std::to_string(u.version),
-       std::to_string(u.create_time), std::to_string(u.update_time)});
-  if (!e.ok()) return e.status();
-  *latest = change.revision;
+  change.revision = ++*latest;
   return change;
+}
+
+absl::Status PostgresUserStore::ApplyCreates(
+    std::span<const Mutation> creates, int64_t* latest,
+    std::vector<absl::StatusOr<Change>>* results) {
+  Connection& w = *writer_;
+  std::vector<const Mutation*> rows;
+  for (const auto& m : creates) rows.push_back(&m);
+  auto r = w.Run(
+      kInsertUsers,
+      {ArrayLiteral(rows, [](const Mutation* m) { return m->user.name; }),
+       ArrayLiteral(rows, [](const Mutation* m) { return m->user.email; }),
+       ArrayLiteral(rows,
+                    [](const Mutation* m) { return m->user.display_name; }),
+       ArrayLiteral(rows,
+                    [](const Mutation* m) { return std::to_string(m->now); })});
+  if (!r.ok()) return r.status();
+  // Inserted rows, by name and email (unique among them); a row skipped as
+  // a duplicate of an earlier one has the same key, and the earlier one
+  // claims the id first.
+  absl::flat_hash_map<std::string, int64_t> inserted;
+  for (int i = 0; i < PQntuples(r->get()); ++i) {
+    inserted[absl::StrCat(PQgetvalue(r->get(), i, 1), std::string(1, '\0'),
+                          PQgetvalue(r->get(), i, 2))] = Int(r->get(), i, 0);
+  }
+  std::vector<int64_t> ids(creates.size(), 0);
+  for (size_t i = 0; i < creates.size(); ++i) {
+    auto it = inserted.find(absl::StrCat(
+        creates[i].user.name, std::string(1, '\0'), creates[i].user.email));
+    if (it != inserted.end()) {
+      ids[i] = it->second;
+      inserted.erase(it);
+    }
+  }
+  for (size_t i = 0; i < creates.size(); ++i) {
+    const Mutation& m = creates[i];
+    if (ids[i] == 0) {
+      // Refused by a unique index; the name's, unless the name's holder is
+      // a row of this batch inserted after this one (then it was free when
+      // this row came, as on SQLite, and the email was the conflict).
+      auto holder = w.Run(kNameTaken, {m.user.name, "0"});
+      if (!holder.ok()) return holder.status();
+      bool name = PQntuples(holder->get()) > 0;
+      if (name) {
+        const int64_t id = Int(holder->get(), 0, 0);
+        for (size_t k = i + 1; k < creates.size(); ++k) {
+          if (ids[k] == id) name = false;
+        }
+      }
+      results->push_back(name ? AlreadyTaken("name", m.user.name)
+                              : AlreadyTaken("email", m.user.email));
+      continue;
+    }
+    Change change;
+    change.type = ChangeType::kCreated;
+    change.user = m.user;
+    change.user.id = ids[i];
+    change.user.version = 1;
+    change.user.create_time = change.user.update_time = m.now;
+    change.revision = ++*latest;
+    results->push_back(std::move(change));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status PostgresUserStore::InsertEvents(
+    const std::vector<absl::StatusOr<Change>>& results) {
+  std::vector<const Change*> changes;
+  for (const auto& r : results) {
+    if (r.ok()) changes.push_back(&*r);
+  }
+  if (changes.empty()) return absl::OkStatus();
+  using C = const Change*;
+  auto num = [](int64_t v) { return std::to_string(v); };
+  return writer_
+      ->Run(
+          kInsertEvents,
+          {ArrayLiteral(changes, [&](C c) { return num(c->revision); }),
+           ArrayLiteral(changes,
+                        [&](C c) { return num(static_cast<int>(c->type)); }),
+           ArrayLiteral(changes, [&](C c) { return num(c->user.id); }),
+           ArrayLiteral(changes, [](C c) { return c->user.name; }),
+           ArrayLiteral(changes, [](C c) { return c->user.email; }),
+           ArrayLiteral(changes, [](C c) { return c->user.display_name; }),
+           ArrayLiteral(changes, [&](C c) { return num(c->user.version); }),
+           ArrayLiteral(changes, [&](C c) { return num(c->user.create_time); }),
+           ArrayLiteral(changes,
+                        [&](C c) { return num(c->user.update_time); })})
+      .status();
 }
 
 absl::Status PostgresUserStore::Apply(
@@ -658,8 +745,22 @@ absl::Status PostgresUserStore::Apply(
   const int64_t before = Int(counter->get(), 0, 0);
   int64_t latest = before;
   results->reserve(mutations.size());
-  for (const auto& m : mutations) {
-    auto change = ApplyOne(m, &latest);
+  for (size_t i = 0; i < mutations.size();) {
+    if (mutations[i].kind == Mutation::Kind::kCreate) {
+      size_t end = i;
+      while (end < mutations.size() &&
+             mutations[end].kind == Mutation::Kind::kCreate) {
+        ++end;
+      }
+      if (auto s =
+              ApplyCreates(mutations.subspan(i, end - i), &latest, results);
+          !s.ok()) {
+        return abort(s);
+      }
+      i = end;
+      continue;
+    }
+    auto change = ApplyOne(mutations[i++], &latest);
     const auto code = change.status().code();
     if (!change.ok() && code != absl::StatusCode::kNotFound &&
         code != absl::StatusCode::kAborted &&
@@ -669,6 +770,7 @@ absl::Status PostgresUserStore::Apply(
     results->push_back(std::move(change));
   }
   if (latest != before) {
+    if (auto s = InsertEvents(*results); !s.ok()) return abort(s);
     auto set = writer_->Run(kSetCounter, {std::to_string(latest)});
     if (!set.ok()) return abort(set.status());
     if (auto n = writer_->Exec(absl::StrCat("NOTIFY ", kChannel)); !n.ok()) {

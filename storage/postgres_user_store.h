@@ -101,7 +101,15 @@ class PostgresUserStore final : public UserStore {
 
   absl::StatusOr<ReadLease> AcquireReader();
   void ReleaseReader(std::unique_ptr<Connection> conn, bool healthy);
+  // An update or delete; `latest` is the revision counter, bumped on success.
   absl::StatusOr<Change> ApplyOne(const Mutation& m, int64_t* latest)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
+  // A run of creates in one statement; appends one result per create.
+  absl::Status ApplyCreates(std::span<const Mutation> creates, int64_t* latest,
+                            std::vector<absl::StatusOr<Change>>* results)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
+  // The events of a transaction's successful changes, in one statement.
+  absl::Status InsertEvents(const std::vector<absl::StatusOr<Change>>& results)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
   void Listen();
 

@@ -198,6 +198,29 @@ TEST_P(UserStoreTest, BatchFailuresAreIndependent) {
   EXPECT_EQ(results[2]->revision, results[0]->revision + 1);
 }
 
+// Each row of a batch is judged against the directory as the rows before it
+// left it, as if applied one by one (a bulk insert must not change that).
+TEST_P(UserStoreTest, InABatchEachRowIsJudgedAfterTheRowsBeforeIt) {
+  ASSERT_TRUE(ApplyOne(Create("old", "taken@x.io")).ok());
+  std::vector<Mutation> batch{
+      Create("ann", "TAKEN@x.io"),  // the email is taken; the name is free
+      Create("ann", "ann@x.io"),    // so this one gets the name
+      Create("Ann", "ann2@x.io"),   // now taken, by the row before
+      Create("bob", "ANN@x.io"),    // the email of the second row
+      Create("cy", "cy@x.io")};
+  std::vector<absl::StatusOr<Change>> results;
+  ASSERT_TRUE(store_->Apply(batch, &results).ok());
+  ASSERT_EQ(results.size(), 5u);
+  EXPECT_EQ(results[0].status(), AlreadyTaken("email", "TAKEN@x.io"));
+  ASSERT_TRUE(results[1].ok()) << results[1].status();
+  EXPECT_EQ(results[2].status(), AlreadyTaken("name", "Ann"));
+  EXPECT_EQ(results[3].status(), AlreadyTaken("email", "ANN@x.io"));
+  ASSERT_TRUE(results[4].ok());
+  EXPECT_EQ(results[4]->revision, results[1]->revision + 1);
+  EXPECT_LT(results[1]->user.id, results[4]->user.id);
+  EXPECT_EQ(store_->Get(results[1]->user.id)->email, "ann@x.io");
+}
+
 TEST_P(UserStoreTest, UpdateChangesOnlyMaskedFieldsAndBumpsVersion) {
   auto c = ApplyOne(Create("alice", "alice@example.com", "Alice"));
   ASSERT_TRUE(c.ok());
