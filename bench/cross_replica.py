@@ -6,6 +6,7 @@ Run under a throwaway cluster:
 (RATE writes/s, default 1000, from 16 writer threads; default 10 s.) Prints
 one line of figures; loopback only, bounded in count and time.
 """
+import multiprocessing
 import os
 import sys
 import threading
@@ -26,29 +27,33 @@ def percentile(values, p):
     return values[min(len(values) - 1, int(p / 100 * len(values)))]
 
 
+def watch(target, seconds, conn):
+    """Records when each user's event arrives (CLOCK_MONOTONIC is system-wide)."""
+    received = {}
+    with grpc.insecure_channel(target) as ch:
+        stream = user_pb2_grpc.UsersStub(ch).WatchUsers(
+            user_pb2.WatchUsersRequest(since_revision=0), timeout=seconds + 60)
+        stream.initial_metadata()
+        conn.send("ready")
+        for event in stream:
+            received[event.user.name] = time.monotonic()
+            if event.user.name == "stop":
+                break
+    conn.send(received)
+
+
 def main():
     rate = float(sys.argv[1]) if len(sys.argv) > 1 else 1000.0
     seconds = float(sys.argv[2]) if len(sys.argv) > 2 else 10.0
     base = os.environ["USERS_TEST_POSTGRES_URI"]
     with Server(args=["--db", base]) as a, Server(args=["--db", base]) as b:
-        received = {}
         acked = {}
-        ready = threading.Event()
-
-        def watch():
-            with grpc.insecure_channel(b.target) as ch:
-                stream = user_pb2_grpc.UsersStub(ch).WatchUsers(
-                    user_pb2.WatchUsersRequest(since_revision=0), timeout=seconds + 60)
-                stream.initial_metadata()
-                ready.set()
-                for event in stream:
-                    received[event.user.name] = time.monotonic()
-                    if event.user.name == "stop":
-                        return
-
-        watcher = threading.Thread(target=watch)
+        # The watcher in a process of its own: beside 16 writer threads it
+        # would wait for Python's interpreter lock, and measure that.
+        parent, child = multiprocessing.Pipe()
+        watcher = multiprocessing.Process(target=watch, args=(b.target, seconds, child))
         watcher.start()
-        ready.wait(10)
+        parent.recv()  # subscribed
         threads = 16
         per_thread = rate / threads
         deadline = time.monotonic() + seconds
@@ -77,6 +82,7 @@ def main():
         with grpc.insecure_channel(a.target) as ch:
             user_pb2_grpc.UsersStub(ch).CreateUser(user_pb2.CreateUserRequest(
                 user=user_pb2.User(name="stop", email="stop@x.io")), timeout=10)
+        received = parent.recv() if parent.poll(60) else {}
         watcher.join(timeout=30)
         delays = [(received[n] - t) * 1000 for n, t in acked.items() if n in received]
         missing = len(acked) - len(delays)

@@ -7,8 +7,9 @@
 // that row's value plus one, and commit order is revision order (see
 // user_store.h on why a sequence would not do). A mutation that fails
 // (NOT_FOUND, ABORTED, ALREADY_EXISTS) is found by checks made under that
-// lock, or by INSERT ... ON CONFLICT DO NOTHING, so it never aborts the
-// transaction and the rest of the batch commits.
+// lock, never by a constraint violation, so it never aborts the transaction
+// and the rest of the batch commits. A run of creates (an import) is checked
+// and inserted in bulk: a few statements for thousands of rows.
 //
 // Reads lease a connection from a bounded pool. A connection that breaks is
 // dropped (reads) or reset (the writer) and the call answers UNAVAILABLE; the
