@@ -28,7 +28,8 @@ void ChangeFeed::OnCommitted(std::vector<Change> changes) {
                                     return c.revision > published_;
                                   });
     if (fresh == changes.end()) return;
-    if (fresh->revision > published_ + 1 && !CatchUp(fresh->revision - 1)) {
+    if (fresh->revision > published_ + 1 &&
+        (!CatchUp(fresh->revision - 1) || published_ < fresh->revision - 1)) {
       // Publishing ours now would leave a gap no watcher could see; the
       // tailer publishes everything once the log can be read again.
       retry_later = true;
@@ -93,6 +94,7 @@ bool ChangeFeed::CatchUp(int64_t until) {
       // Compacted past us: what lies between is gone for good.
       auto revisions = store_->Revisions();
       if (revisions.ok()) {
+        if (options_.on_gap) options_.on_gap();
         spdlog::warn(
             "change feed fell behind compaction: revisions {}..{} are gone; "
             "every watcher is cut off and must resync",

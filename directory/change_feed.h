@@ -9,7 +9,8 @@
 //    server); if another process committed revisions in between, those are
 //    read from the log first. So a write is acknowledged only once the feed
 //    has passed its revision, and a watch started after the reply never
-//    sees it as new.
+//    sees it as new. (Unless the log cannot be read then: the write is
+//    acknowledged, and the tailer publishes it once the log reads again.)
 //  - The tailer thread, woken by Notify (a backend's notification) or every
 //    `poll_interval`, reads whatever the log has beyond what was published:
 //    other processes' commits on a shared store.
@@ -43,6 +44,9 @@ class ChangeFeed final : public ChangeListener {
     // Called with each change set just before the hub gets it (say, to drop
     // cached users another process changed, or to pace compaction).
     std::function<void(const std::vector<Change>&)> on_published;
+    // Called when compaction took changes the feed never read: whatever
+    // they changed is unknown (say, to empty a cache of users).
+    std::function<void()> on_gap;
   };
 
   // Publishes revisions after `published` (the store's latest revision at

@@ -133,6 +133,7 @@ absl::Status UsersServer::OpenStore() {
     };
     auto postgres = PostgresUserStore::Open(config_.db, std::move(options));
     if (!postgres.ok()) return postgres.status();
+    postgres_ = postgres->get();
     base_store_ = std::move(*postgres);
   } else {
     auto sqlite = SqliteUserStore::Open(config_.db);
@@ -166,6 +167,9 @@ absl::Status UsersServer::Start() {
         if (cache != nullptr) cache->Invalidate(changes);
         compactor->Published(changes.back().revision);
       };
+  if (cache_ != nullptr) {
+    feed_options.on_gap = [cache = cache_.get()] { cache->InvalidateAll(); };
+  }
   feed_ = std::make_unique<ChangeFeed>(store_.get(), hub_.get(),
                                        revisions->latest, feed_options);
   feed_ptr_.store(feed_.get());
@@ -423,6 +427,8 @@ void UsersServer::Wait() {
   if (health_thread_.joinable()) health_thread_.join();
   // No call is left to submit writes: commit what is queued and stop.
   if (writer_) writer_->Stop();
+  // Nothing may wake the feed once it is stopped.
+  if (postgres_ != nullptr) postgres_->StopListening();
   feed_ptr_.store(nullptr);
   if (feed_) feed_->Stop();
   if (compactor_) compactor_->Stop();

@@ -35,6 +35,7 @@
 #include "service/users_service.h"
 #include "storage/caching_user_store.h"
 #include "storage/counting_user_store.h"
+#include "storage/postgres_user_store.h"
 #include "storage/user_store.h"
 
 namespace httplib {
@@ -83,6 +84,7 @@ class UsersServer {
   std::unique_ptr<Compactor> compactor_;
   std::unique_ptr<ChangeFeed> feed_;
   std::atomic<ChangeFeed*> feed_ptr_{nullptr};  // for the store's listener
+  PostgresUserStore* postgres_ = nullptr;       // base_store_, if PostgreSQL
   std::unique_ptr<GroupCommitter> writer_;
   std::unique_ptr<Directory> directory_;
   std::unique_ptr<TokenAuthenticator> auth_;

@@ -14,6 +14,7 @@
 #include "service/raw_messages.h"
 #include "service/stream_outcome.h"
 #include "service/stream_reactors.h"
+#include "storage/call_deadline.h"
 
 namespace users {
 namespace {
@@ -28,6 +29,7 @@ class LookupReactor final
   LookupReactor(Directory* directory, Deadline deadline, CallInterceptor call,
                 const ErrorBoundary* boundary)
       : directory_(directory),
+        deadline_(deadline),
         boundary_(boundary),
         outcome_(std::move(call), deadline) {
     // The first id usually comes with the call's headers, so its read
@@ -215,6 +217,7 @@ class LookupReactor final
     user::GetUserRequest parsed;
     user::LookupUsersResponse response;
     if (ParseByteBuffer(request, &parsed)) {
+      CallDeadline deadline(deadline_);  // a database stops the read at it
       directory_->Lookup(parsed.id(), &response);
     } else {
       response.set_code(static_cast<int>(absl::StatusCode::kInvalidArgument));
@@ -248,6 +251,7 @@ class LookupReactor final
   }
 
   Directory* const directory_;
+  const Deadline deadline_;
   const ErrorBoundary* const boundary_;
   StreamOutcome outcome_;
   grpc::ByteBuffer request_;  // owned by the read in flight

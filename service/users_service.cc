@@ -6,6 +6,7 @@
 #include "directory/tutorial.h"
 #include "service/raw_messages.h"
 #include "service/stream_reactors.h"
+#include "storage/call_deadline.h"
 
 namespace users {
 namespace {
@@ -70,6 +71,8 @@ grpc::ServerUnaryReactor* UsersService::ServeRead(
     reactor->Finish(call.End(denied));
     return reactor;
   }
+  // A store that talks to a database stops a statement at the deadline.
+  CallDeadline deadline(context->deadline());
   reactor->Finish(call.End(boundary_.Run(method, std::forward<Body>(body))));
   return reactor;
 }

@@ -119,6 +119,15 @@ void CachingUserStore::Invalidate(std::span<const Change> changes) {
   }
 }
 
+void CachingUserStore::InvalidateAll() {
+  for (Shard& shard : shards_) {
+    absl::MutexLock lock(&shard.mu);
+    for (auto& [id, fill] : shard.filling) fill.last_mark = ++shard.marks;
+    shard.lru.clear();
+    shard.index.clear();
+  }
+}
+
 bool CachingUserStore::EndFill(Shard& shard, int64_t id,
                                uint64_t registered_at) {
   auto fill = shard.filling.find(id);

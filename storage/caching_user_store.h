@@ -45,6 +45,9 @@ class CachingUserStore final : public ForwardingUserStore {
   // Drops the users `changes` touched, and keeps reads of them in progress
   // from being cached: for changes committed by another process.
   void Invalidate(std::span<const Change> changes);
+  // Drops every user, and keeps every read in progress from being cached:
+  // for changes that are known to exist but not what they were.
+  void InvalidateAll();
 
  private:
   using Entry = std::shared_ptr<const UserRecord>;

@@ -17,6 +17,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "storage/call_deadline.h"
 
 namespace users {
 namespace {
@@ -274,12 +275,25 @@ class PostgresUserStore::Connection {
       const std::string& uri, const std::string& redacted, bool prepare,
       int statement_timeout_ms = 0) {
     // Defaults first: settings in the URI itself override them.
+    // An idle transaction (a replica frozen mid-write, holding the counter
+    // row) is ended by the server; keepalives and a TCP user timeout notice
+    // a silent network in seconds, where a blocked read would wait forever.
     const std::string server_options =
-        "-c statement_timeout=" + std::to_string(statement_timeout_ms);
-    const char* keys[] = {"connect_timeout", "application_name", "options",
-                          "dbname", nullptr};
-    const char* values[] = {"5", "users-server", server_options.c_str(),
-                            uri.c_str(), nullptr};
+        "-c statement_timeout=" + std::to_string(statement_timeout_ms) +
+        " -c idle_in_transaction_session_timeout=30000";
+    const char* keys[] = {"connect_timeout",
+                          "application_name",
+                          "keepalives",
+                          "keepalives_idle",
+                          "keepalives_interval",
+                          "keepalives_count",
+                          "tcp_user_timeout",
+                          "options",
+                          "dbname",
+                          nullptr};
+    const char* values[] = {
+        "5",     "users-server",         "1",         "10",   "5", "3",
+        "30000", server_options.c_str(), uri.c_str(), nullptr};
     auto c = std::unique_ptr<Connection>(
         new Connection(PQconnectdbParams(keys, values, /*expand_dbname=*/1)));
     if (c->conn_ == nullptr || PQstatus(c->conn_) != CONNECTION_OK) {
@@ -324,8 +338,49 @@ class PostgresUserStore::Connection {
       formats[n] = 0;
       ++n;
     }
-    Result r(PQexecPrepared(conn_, StatementName(stmt).c_str(), n, values,
-                            lengths, formats, 0));
+    const auto deadline = CallDeadline::Current();
+    if (!deadline.has_value()) {
+      return Check(Result(PQexecPrepared(conn_, StatementName(stmt).c_str(), n,
+                                         values, lengths, formats, 0)));
+    }
+    // The caller has a deadline: wait for the answer only until then, and
+    // past it cancel the statement, so the call ends DEADLINE_EXCEEDED when
+    // its client gives up instead of holding a gRPC thread.
+    if (PQsendQueryPrepared(conn_, StatementName(stmt).c_str(), n, values,
+                            lengths, formats, 0) == 0) {
+      return Check(nullptr);
+    }
+    bool timed_out = false;
+    while (PQisBusy(conn_) != 0) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          *deadline - CallDeadline::Clock::now());
+      pollfd fd{PQsocket(conn_), POLLIN, 0};
+      if (left.count() <= 0 || ::poll(&fd, 1,
+                                      static_cast<int>(std::min<int64_t>(
+                                          left.count() + 1, 60000))) == 0) {
+        if (CallDeadline::Clock::now() >= *deadline) {
+          timed_out = true;
+          break;
+        }
+        continue;
+      }
+      if (PQconsumeInput(conn_) == 0) break;  // PQgetResult reports it
+    }
+    if (timed_out) {
+      if (PGcancel* cancel = PQgetCancel(conn_)) {
+        char error[256];
+        (void)PQcancel(cancel, error, sizeof(error));
+        PQfreeCancel(cancel);
+      }
+    }
+    // Every result must be read before the connection takes another
+    // statement; after a cancel, they come at once.
+    Result r(PQgetResult(conn_));
+    while (PGresult* more = PQgetResult(conn_)) PQclear(more);
+    if (timed_out) {
+      return absl::DeadlineExceededError(
+          "deadline exceeded while the database ran the statement");
+    }
     return Check(std::move(r));
   }
 
@@ -489,6 +544,11 @@ PostgresUserStore::PostgresUserStore(std::string uri, PostgresOptions options,
 }
 
 PostgresUserStore::~PostgresUserStore() {
+  StopListening();
+  if (listen_wake_fd_ >= 0) ::close(listen_wake_fd_);
+}
+
+void PostgresUserStore::StopListening() {
   if (listener_.joinable()) {
     {
       absl::MutexLock lock(&listen_mu_);
@@ -498,7 +558,6 @@ PostgresUserStore::~PostgresUserStore() {
     (void)!::write(listen_wake_fd_, &one, sizeof(one));
     listener_.join();
   }
-  if (listen_wake_fd_ >= 0) ::close(listen_wake_fd_);
 }
 
 // The writer's transactions NOTIFY at commit; this thread LISTENs on a
@@ -568,7 +627,10 @@ PostgresUserStore::AcquireReader() {
   } else {
     conn = Connection::Open(uri_, redacted_uri_, /*prepare=*/true,
                             options_.statement_timeout_ms);
-    reconnect_.Record(conn.ok());
+    // Only a connection that could not be made backs off, not one whose
+    // statements could not be prepared (a timeout behind a lock).
+    reconnect_.Record(conn.ok() ||
+                      conn.status().code() != absl::StatusCode::kUnavailable);
   }
   if (!conn.ok()) {
     absl::MutexLock lock(&pool_mu_);
@@ -765,7 +827,12 @@ absl::Status PostgresUserStore::Apply(
     results->clear();
     return s;
   };
-  if (auto r = writer_->Exec("BEGIN"); !r.ok()) return abort(r.status());
+  // Read committed whatever the database's default: a transaction waiting
+  // for the counter row must then see the row its predecessor committed,
+  // where repeatable read would fail it with a serialization error.
+  if (auto r = writer_->Exec("BEGIN ISOLATION LEVEL READ COMMITTED"); !r.ok()) {
+    return abort(r.status());
+  }
   auto counter = writer_->Run(kLockCounter, {});
   if (!counter.ok()) return abort(counter.status());
   const int64_t before = Int(counter->get(), 0, 0);
@@ -804,8 +871,13 @@ absl::Status PostgresUserStore::Apply(
     }
   }
   if (auto r = writer_->Exec("COMMIT"); !r.ok()) {
-    // The connection may have dropped before or after the server committed.
     results->clear();
+    // An error on a live connection is a rollback; a connection that broke
+    // may have dropped before or after the server committed.
+    if (writer_->healthy()) {
+      (void)writer_->Exec("ROLLBACK");
+      return r.status();
+    }
     return absl::UnavailableError(absl::StrCat(
         "the connection to the database failed during commit, so the write "
         "may have been applied: read it back (GetUser, or ListUsers by name) "

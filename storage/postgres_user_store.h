@@ -63,6 +63,10 @@ class PostgresUserStore final : public UserStore {
       const std::string& uri, PostgresOptions options = {});
 
   ~PostgresUserStore() override;
+
+  // Stops the LISTEN thread: on_foreign_commit is not called once this
+  // returns. Idempotent; the destructor calls it.
+  void StopListening();
   PostgresUserStore(const PostgresUserStore&) = delete;
   PostgresUserStore& operator=(const PostgresUserStore&) = delete;
 

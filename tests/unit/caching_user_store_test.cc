@@ -139,6 +139,21 @@ TEST_F(CachingUserStoreTest, ReadsAfterWritesSeeTheWriteWithoutTheBase) {
   EXPECT_EQ(cache.misses(), 3u);
 }
 
+// Another process's write, reaching the cache only through the change feed.
+TEST_F(CachingUserStoreTest, WritesOfOtherProcessesAreDroppedByInvalidate) {
+  const UserRecord created = MustCreate("alice");
+  EXPECT_EQ(*cache.Get(created.id), created);                   // cached
+  auto renamed = ApplyOne(base, Rename(created.id, "alicia"));  // not via us
+  ASSERT_TRUE(renamed.ok());
+  EXPECT_EQ(cache.Get(created.id)->name, "alice");  // stale until told
+  cache.Invalidate(std::vector<Change>{*renamed});
+  EXPECT_EQ(cache.Get(created.id)->name, "alicia");
+  auto again = ApplyOne(base, Rename(created.id, "ally"));
+  ASSERT_TRUE(again.ok());
+  cache.InvalidateAll();  // changes lost to compaction: drop everything
+  EXPECT_EQ(cache.Get(created.id)->name, "ally");
+}
+
 TEST_F(CachingUserStoreTest, ARecordReadBeforeADeleteIsNotCachedAfterIt) {
   const UserRecord created = MustCreate("bob");
   const int64_t id = created.id;

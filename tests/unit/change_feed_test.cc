@@ -130,12 +130,15 @@ TEST_F(ChangeFeedTest, FallingBehindCompactionCutsWatchersOffAndGoesOn) {
   options.on_published = [&](const std::vector<Change>& changes) {
     for (const auto& c : changes) seen.push_back(c.revision);
   };
+  bool gap = false;
+  options.on_gap = [&] { gap = true; };
   ChangeFeed feed(&store_, &hub_, 0, options);
   auto sub = Subscribe();
   Commit(20);
   ASSERT_TRUE(store_.CompactEvents(5).ok());  // 1..15 gone before read
   feed.OnCommitted(Commit(1));                // revision 21
   EXPECT_EQ(sub->state(), WatchSubscription::State::kOverflowed);
+  EXPECT_TRUE(gap);  // a cache must forget what it cannot know changed
   EXPECT_EQ(feed.published(), 21);
   EXPECT_EQ(seen, (std::vector<int64_t>{16, 17, 18, 19, 20, 21}));
   // A watcher subscribing now starts after what was published.

@@ -13,6 +13,7 @@
 #include <libpq-fe.h>
 
 #include "storage/caching_user_store.h"
+#include "storage/call_deadline.h"
 #include "storage/forwarding_user_store.h"
 #include "storage/memory_user_store.h"
 #include "storage/postgres_user_store.h"
@@ -611,6 +612,45 @@ TEST_F(PostgresUserStoreTest, TwoReplicasWritingAtOnceKeepOneGapFreeOrder) {
   tail.join();
   ASSERT_EQ(static_cast<int>(seen.size()), committed.load());
   EXPECT_EQ((*a)->Revisions()->latest, committed.load());
+}
+
+// A read stuck behind a lock: cancelled at the caller's deadline (or at the
+// statement timeout without one), DEADLINE_EXCEEDED, and the connection
+// serves the next read.
+TEST_F(PostgresUserStoreTest, AStatementPastTheDeadlineIsCancelled) {
+  PostgresOptions options;
+  options.statement_timeout_ms = 1000;
+  auto store = PostgresUserStore::Open(uri_, options);
+  ASSERT_TRUE(store.ok()) << store.status();
+  Mutation m;
+  m.user.name = "held";
+  m.user.email = "held@x.io";
+  std::vector<absl::StatusOr<Change>> results;
+  ASSERT_TRUE((*store)->Apply({&m, 1}, &results).ok());
+  const int64_t id = results[0]->user.id;
+  ASSERT_TRUE((*store)->Get(id).ok());  // a pooled connection, prepared
+  PGconn* locker = PQconnectdb(uri_.c_str());
+  ASSERT_EQ(PQstatus(locker), CONNECTION_OK);
+  PQclear(PQexec(locker, "BEGIN"));
+  PQclear(PQexec(locker, "LOCK TABLE users IN ACCESS EXCLUSIVE MODE"));
+  {
+    CallDeadline deadline(std::chrono::system_clock::now() +
+                          std::chrono::milliseconds(100));
+    auto start = std::chrono::steady_clock::now();
+    auto got = (*store)->Get(id);
+    EXPECT_EQ(got.status().code(), absl::StatusCode::kDeadlineExceeded)
+        << got.status();
+    EXPECT_LT(std::chrono::steady_clock::now() - start,
+              std::chrono::milliseconds(800));  // not the statement timeout
+  }
+  auto timed_out = (*store)->Get(id);  // no call deadline: the timeout
+  EXPECT_EQ(timed_out.status().code(), absl::StatusCode::kDeadlineExceeded)
+      << timed_out.status();
+  PQclear(PQexec(locker, "COMMIT"));
+  PQfinish(locker);
+  auto after = (*store)->Get(id);
+  ASSERT_TRUE(after.ok()) << after.status();
+  EXPECT_EQ(after->name, "held");
 }
 
 // A failed mutation is found before it can abort the transaction: the rest
