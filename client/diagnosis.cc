@@ -68,8 +68,11 @@ Diagnosis Diagnose(const grpc::Status& status, const CallSetting& setting) {
         return set(true, "the server requires a client certificate",
                    "pass --tls-cert and --tls-key (mutual TLS)");
       }
+      // pick_first says "failed to connect to all addresses"; round_robin
+      // (our service config) "connections to all backends failing".
       if (Has(message, "Socket closed") || Has(message, "Connection reset") ||
-          Has(message, "failed to connect to all addresses")) {
+          Has(message, "failed to connect to all addresses") ||
+          Has(message, "connections to all backends failing")) {
         if (!setting.tls) {
           return set(true,
                      "the server at " + target +

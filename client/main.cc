@@ -12,6 +12,7 @@
 
 #include <grpcpp/create_channel.h>
 #include <grpcpp/security/credentials.h>
+#include <grpcpp/support/channel_arguments.h>
 #include <CLI/CLI.hpp>
 
 #include <unistd.h>
@@ -21,6 +22,7 @@
 #include <grpc/support/log.h>
 
 #include "client/commands.h"
+#include "client/service_config.h"
 #include "client/stream_commands.h"
 #include "client/usage.h"
 #include "version/version.h"
@@ -70,7 +72,10 @@ int main(int argc, char** argv) {
   std::string name = "twtrubiks";
   double timeout_s = 10;
   users::client::CallOptions options;
-  app.add_option("--target", target, "Server address host:port")
+  app.add_option("--target", target,
+                 "Server address host:port; several servers: "
+                 "ipv4:HOST:PORT,HOST:PORT or a DNS name with several "
+                 "records (calls are spread round robin)")
       ->envname("USERS_TARGET");
   app.add_option("--id", id, "ListUser: the id to send");
   app.add_option("--name", name, "ListUser: the name to send");
@@ -198,7 +203,11 @@ int main(int argc, char** argv) {
   options.target = target;
   options.tls = !tls_ca.empty() || !tls_cert.empty();
   options.client_certificate = !tls_cert.empty();
-  auto channel = grpc::CreateChannel(target, *credentials);
+  // Round robin over every address the target names, and reads retried on
+  // UNAVAILABLE (deploy/grpc-service-config.json).
+  grpc::ChannelArguments channel_args;
+  channel_args.SetServiceConfigJSON(users::client::kServiceConfigJson);
+  auto channel = grpc::CreateCustomChannel(target, *credentials, channel_args);
   auto stub = user::Users::NewStub(channel);
   auto& out = std::cout;
   auto& err = std::cerr;

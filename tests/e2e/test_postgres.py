@@ -4,6 +4,7 @@ Runs under scripts/with-postgres.sh (ctest e2e_postgres), which starts a
 throwaway cluster and passes its URI in USERS_TEST_POSTGRES_URI. Each test
 gets a database of its own in it.
 """
+import json
 import os
 import signal
 import subprocess
@@ -14,7 +15,7 @@ import uuid
 import grpc
 from google.protobuf import field_mask_pb2
 
-from harness import Server, wait_for
+from harness import Server, run_client, wait_for
 from health_protos import health_pb2, health_pb2_grpc
 from service_protos import user_pb2, user_pb2_grpc
 
@@ -162,6 +163,24 @@ class TwoReplicas(unittest.TestCase):
             for w in watchers + [history]:
                 w.close()
         self.assertEqual(len(acked), 240)
+
+
+    def test_the_client_spreads_calls_over_both_and_survives_one_going(self):
+        for i in range(6):
+            create(self.sa, f"rr{i}")
+        both = f"ipv4:{self.a.target},{self.b.target}"
+        r = run_client("list", "--all", "--page-size", "1", "--json", target=both)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(len(json.loads(r.stdout)["users"]), 6)
+        # round_robin (deploy/grpc-service-config.json): pages from both.
+        self.assertTrue(wait_for(lambda: "/user.Users/ListUsers" in self.a.stderr()
+                                 and "/user.Users/ListUsers" in self.b.stderr()),
+                        "every page went to one server")
+        self.a.stop()
+        for _ in range(5):
+            r = run_client("get", "1", target=both)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertIn("name: rr0", r.stdout)
 
 
 @unittest.skipUnless(BASE_URI, "needs scripts/with-postgres.sh (ctest e2e_postgres)")
