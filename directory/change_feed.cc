@@ -64,11 +64,6 @@ int64_t ChangeFeed::published() const {
   return published_;
 }
 
-int64_t ChangeFeed::read_failures() const {
-  absl::MutexLock lock(&mu_);
-  return read_failures_;
-}
-
 void ChangeFeed::Run() {
   for (;;) {
     {
@@ -106,7 +101,6 @@ bool ChangeFeed::CatchUp(int64_t until) {
       page = revisions.status();
     }
     if (!page.ok()) {
-      ++read_failures_;
       if (!failing_) {
         spdlog::warn("change feed cannot read the change log: {}",
                      page.status().ToString());

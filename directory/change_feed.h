@@ -67,8 +67,6 @@ class ChangeFeed final : public ChangeListener {
 
   // The last revision published to the hub.
   int64_t published() const;
-  // Log reads that failed (the tailer retries at the next poll).
-  int64_t read_failures() const;
 
  private:
   void Run();
@@ -83,7 +81,6 @@ class ChangeFeed final : public ChangeListener {
 
   mutable absl::Mutex mu_;
   int64_t published_ ABSL_GUARDED_BY(mu_);
-  int64_t read_failures_ ABSL_GUARDED_BY(mu_) = 0;
   bool failing_ ABSL_GUARDED_BY(mu_) = false;  // logged once per outage
 
   absl::Mutex wake_mu_;  // apart from mu_: Notify never waits on a read

@@ -114,13 +114,9 @@ WatchSession::Step WatchSession::Next(user::UserEvent* event, bool* more,
 absl::StatusOr<std::vector<Change>> WatchSession::ReadPage(
     int64_t after) const {
   auto page = store_->ReadEvents(after, kReplayPage);
-  // Revisions are dense: a page that does not start right after `after` (or
-  // the store's OUT_OF_RANGE) means the log was compacted while we replayed,
+  // OUT_OF_RANGE (user_store.h): the log was compacted while we replayed,
   // and the client must resync.
-  const bool compacted =
-      page.ok() ? !page->empty() && page->front().revision != after + 1
-                : page.status().code() == absl::StatusCode::kOutOfRange;
-  if (compacted) {
+  if (!page.ok() && page.status().code() == absl::StatusCode::kOutOfRange) {
     auto revisions = store_->Revisions();
     if (!revisions.ok()) return revisions.status();
     return Compacted(revisions->first_available);

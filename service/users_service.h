@@ -7,7 +7,6 @@
 
 #include <vector>
 #include "directory/directory.h"
-#include "directory/watch_hub.h"
 
 #include "service/admission.h"
 #include "service/call_interceptor.h"

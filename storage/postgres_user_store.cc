@@ -13,11 +13,12 @@
 #include <utility>
 
 #include "absl/container/flat_hash_set.h"
-#include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "storage/ascii.h"
 #include "storage/call_deadline.h"
+#include "storage/like_pattern.h"
 
 namespace users {
 namespace {
@@ -169,17 +170,6 @@ UserRecord ReadUser(const PGresult* r, int row, int first = 0) {
   u.create_time = Int(r, row, first + 5);
   u.update_time = Int(r, row, first + 6);
   return u;
-}
-
-std::string LikePrefix(std::string_view prefix) {
-  std::string out;
-  out.reserve(prefix.size() + 1);
-  for (char c : prefix) {
-    if (c == '%' || c == '_' || c == '\\') out.push_back('\\');
-    out.push_back(c);
-  }
-  out.push_back('%');
-  return out;
 }
 
 // A PostgreSQL array literal of `values` in text form: {"a","b\"c"}.
@@ -721,16 +711,13 @@ absl::Status PostgresUserStore::ApplyCreates(
   // Judged in order, as if one by one: against the directory (every writer
   // holds the counter row's lock, so it cannot change meanwhile) and the
   // rows of this run accepted before. The name first, as SQLite reports.
-  auto fold = [](std::string s) {
-    for (char& c : s) c = absl::ascii_tolower(static_cast<unsigned char>(c));
-    return s;
-  };
   absl::flat_hash_set<std::string> names, emails;
   std::vector<const Mutation*> accepted;
   std::vector<absl::Status> refused(creates.size());
   for (size_t i = 0; i < creates.size(); ++i) {
     const Mutation& m = creates[i];
-    std::string name = fold(m.user.name), email = fold(m.user.email);
+    std::string name = AsciiLower(m.user.name);
+    std::string email = AsciiLower(m.user.email);
     if (PQgetvalue(taken->get(), static_cast<int>(i), 0)[0] == 't' ||
         names.contains(name)) {
       refused[i] = AlreadyTaken("name", m.user.name);

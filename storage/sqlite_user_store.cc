@@ -16,6 +16,8 @@
 
 #include <SQLiteCpp/SQLiteCpp.h>
 
+#include "storage/like_pattern.h"
+
 namespace users {
 namespace {
 
@@ -155,17 +157,6 @@ void Configure(SQLite::Database& db, const SqliteOptions& options) {
   db.exec("PRAGMA cache_size = -" +
           std::to_string(options.cache_size_mib * 1024));
   db.exec("PRAGMA temp_store = MEMORY");
-}
-
-std::string LikePrefix(std::string_view prefix) {
-  std::string out;
-  out.reserve(prefix.size() + 1);
-  for (char c : prefix) {
-    if (c == '%' || c == '_' || c == '\\') out.push_back('\\');
-    out.push_back(c);
-  }
-  out.push_back('%');
-  return out;
 }
 
 // Runs an INSERT or UPDATE of `user`. The unique indexes decide uniqueness:

@@ -11,6 +11,7 @@
 
 #include "directory/compactor.h"
 #include "storage/memory_user_store.h"
+#include "tests/unit/watch_test_support.h"
 
 namespace users {
 namespace {
@@ -30,26 +31,12 @@ bool Eventually(Fn done) {
   return true;
 }
 
-class NullWatcher : public Watcher {
- public:
-  void Wake() override {}
-};
-
 class ChangeFeedTest : public ::testing::Test {
  protected:
   // Commits `count` creates to the store, as any process sharing it would;
   // returns what was committed.
   std::vector<Change> Commit(int count) {
-    std::vector<Mutation> mutations(count);
-    for (auto& m : mutations) {
-      m.user.name = "user" + std::to_string(next_++);
-      m.user.email = m.user.name + "@example.com";
-    }
-    std::vector<absl::StatusOr<Change>> results;
-    EXPECT_TRUE(store_.Apply(mutations, &results).ok());
-    std::vector<Change> changes;
-    for (auto& r : results) changes.push_back(*r);
-    return changes;
+    return CommitCreates(store_, count, &next_);
   }
 
   // Everything queued to `sub` so far, by revision.
@@ -75,7 +62,7 @@ class ChangeFeedTest : public ::testing::Test {
 
   MemoryUserStore store_;
   WatchHub hub_{0, 1000};
-  NullWatcher watcher_;
+  CountingWatcher watcher_;
   int next_ = 0;
 };
 
@@ -149,13 +136,8 @@ TEST_F(ChangeFeedTest, FallingBehindCompactionCutsWatchersOffAndGoesOn) {
 
 TEST(CompactorTest, TrimsTheLogOnceEnoughIsPublished) {
   MemoryUserStore store;
-  std::vector<Mutation> mutations(20);
-  for (int i = 0; i < 20; ++i) {
-    mutations[i].user.name = "u" + std::to_string(i);
-    mutations[i].user.email = mutations[i].user.name + "@x.io";
-  }
-  std::vector<absl::StatusOr<Change>> results;
-  ASSERT_TRUE(store.Apply(mutations, &results).ok());
+  int next = 0;
+  CommitCreates(store, 20, &next);
   Compactor::Options options;
   options.keep = 8;  // runs once 1 change is published
   options.interval = milliseconds(3600 * 1000);

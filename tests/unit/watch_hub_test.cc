@@ -9,15 +9,10 @@
 
 #include "directory/group_commit.h"
 #include "storage/memory_user_store.h"
+#include "tests/unit/watch_test_support.h"
 
 namespace users {
 namespace {
-
-class CountingWatcher : public Watcher {
- public:
-  void Wake() override { wakes.fetch_add(1); }
-  std::atomic<int> wakes{0};
-};
 
 Change MakeChange(int64_t revision) {
   Change c;

@@ -9,15 +9,10 @@
 #include <gtest/gtest.h>
 
 #include "storage/memory_user_store.h"
+#include "tests/unit/watch_test_support.h"
 
 namespace users {
 namespace {
-
-class CountingWatcher : public Watcher {
- public:
-  void Wake() override { wakes.fetch_add(1); }
-  std::atomic<int> wakes{0};
-};
 
 // A store and a hub fed by hand: Commit applies creates, compacts the log to
 // `retention` and publishes the creates, as the compactor and the change feed
@@ -28,16 +23,8 @@ class WatchSessionTest : public ::testing::Test {
       : retention_(retention), hub_(0, max_queue) {}
 
   void Commit(int count) {
-    std::vector<Mutation> mutations(count);
-    for (auto& m : mutations) {
-      m.user.name = "user" + std::to_string(next_++);
-      m.user.email = m.user.name + "@example.com";
-    }
-    std::vector<absl::StatusOr<Change>> results;
-    ASSERT_TRUE(store_.Apply(mutations, &results).ok());
+    auto changes = CommitCreates(store_, count, &next_);
     ASSERT_TRUE(store_.CompactEvents(retention_).ok());  // as the compactor
-    std::vector<Change> changes;
-    for (auto& r : results) changes.push_back(*r);
     hub_.OnCommitted(std::move(changes));
   }
 
