@@ -1,6 +1,8 @@
 #include "client/commands.h"
 
+#include <cstring>
 #include <fstream>
+#include <random>
 #include <sstream>
 
 #include <google/protobuf/text_format.h>
@@ -41,6 +43,25 @@ absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> MakeCredentials(
     *pem = buffer.str();
   }
   return grpc::SslCredentials(ssl);
+}
+
+std::string NewUuid() {
+  std::random_device random;  // the kernel's generator: ids must not repeat
+  unsigned char bytes[16];
+  for (size_t i = 0; i < sizeof(bytes); i += 4) {
+    const uint32_t r = random();
+    std::memcpy(bytes + i, &r, 4);
+  }
+  bytes[6] = (bytes[6] & 0x0f) | 0x40;  // version 4
+  bytes[8] = (bytes[8] & 0x3f) | 0x80;  // RFC 4122 variant
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (size_t i = 0; i < sizeof(bytes); ++i) {
+    if (i == 4 || i == 6 || i == 8 || i == 10) out.push_back('-');
+    out.push_back(kHex[bytes[i] >> 4]);
+    out.push_back(kHex[bytes[i] & 0x0f]);
+  }
+  return out;
 }
 
 std::unique_ptr<grpc::ClientContext> MakeContext(const CallOptions& options) {
@@ -151,6 +172,7 @@ int CreateUser(user::Users::StubInterface& stub, const UserFields& fields,
   u->set_name(fields.name.value_or(""));
   u->set_email(fields.email.value_or(""));
   u->set_display_name(fields.display_name.value_or(""));
+  request.set_request_id(options.idempotency_key);
   user::User response;
   auto context = MakeContext(options);
   return Report(stub.CreateUser(context.get(), request, &response), response,
@@ -186,6 +208,7 @@ int UpdateUser(user::Users::StubInterface& stub, int64_t id,
     err << "update: give at least one of --name, --email, --display-name\n";
     return kExitUsage;
   }
+  request.set_request_id(options.idempotency_key);
   user::User response;
   auto context = MakeContext(options);
   return Report(stub.UpdateUser(context.get(), request, &response), response,
@@ -198,6 +221,7 @@ int DeleteUser(user::Users::StubInterface& stub, int64_t id, int64_t if_version,
   user::DeleteUserRequest request;
   request.set_id(id);
   request.set_version(if_version);
+  request.set_request_id(options.idempotency_key);
   google::protobuf::Empty response;
   auto context = MakeContext(options);
   const grpc::Status status =

@@ -27,6 +27,9 @@ struct CallOptions {
   bool json = false;                         // protobuf JSON instead of text
   std::string token;                         // bearer token, if any
   std::string request_id;                    // x-request-id, if any
+  // The request_id field of create, update and delete (AIP-155), which lets
+  // the channel retry them safely; main sets a fresh NewUuid() per run.
+  std::string idempotency_key;
   // For error messages: where and how the call went, and whether to show
   // grpc's own detail beside our explanation.
   std::string target;
@@ -49,6 +52,9 @@ inline constexpr int kExitNotServing = 4;    // health: not SERVING
 absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> MakeCredentials(
     const std::string& tls_ca, const std::string& tls_cert,
     const std::string& tls_key);
+
+// A random (version 4) UUID in its 36-character text form.
+std::string NewUuid();
 
 // A fresh context carrying the deadline and metadata of `options`.
 std::unique_ptr<grpc::ClientContext> MakeContext(const CallOptions& options);

@@ -86,6 +86,10 @@ int main(int argc, char** argv) {
   app.add_flag("--verbose", options.verbose,
                "On a failure, also print grpc's own detail");
   app.add_option("--request-id", options.request_id, "x-request-id to send");
+  app.add_option("--idempotency-key", options.idempotency_key,
+                 "create/update/delete: the request_id the write carries "
+                 "(a UUID; default: a fresh one), so that a retry of it is "
+                 "never applied twice; give the same one to retry by hand");
   app.add_option("--token", options.token,
                  "Bearer token sent as 'authorization'")
       ->envname("USERS_TOKEN");
@@ -199,6 +203,9 @@ int main(int argc, char** argv) {
   if (!credentials.ok()) {
     std::cerr << "users-client: " << credentials.status().message() << "\n";
     return users::client::kExitUsage;
+  }
+  if (options.idempotency_key.empty()) {
+    options.idempotency_key = users::client::NewUuid();
   }
   options.target = target;
   options.tls = !tls_ca.empty() || !tls_cert.empty();

@@ -51,6 +51,14 @@ void Compactor::Run() {
       // The log only grows meanwhile; the next run tries again.
       spdlog::warn("change log compaction failed: {}", s.ToString());
     }
+    const auto expired_before =
+        std::chrono::duration_cast<std::chrono::microseconds>(
+            (std::chrono::system_clock::now() - options_.request_id_retention)
+                .time_since_epoch())
+            .count();
+    if (absl::Status s = store_->ExpireRequestIds(expired_before); !s.ok()) {
+      spdlog::warn("request id expiry failed: {}", s.ToString());
+    }
     absl::MutexLock lock(&mu_);
     ++runs_;
   }

@@ -3,7 +3,8 @@
 // it). It runs once `keep / 8` (at least 1) changes have been published since
 // the last run, and at least every `interval` (another replica's writes count
 // too, since they reach it through the change feed). CompactEvents is
-// idempotent, so each replica of a shared store runs its own.
+// idempotent, so each replica of a shared store runs its own. Each run also
+// forgets request ids older than `request_id_retention`.
 #ifndef USERS_DIRECTORY_COMPACTOR_H_
 #define USERS_DIRECTORY_COMPACTOR_H_
 
@@ -22,6 +23,9 @@ class Compactor {
   struct Options {
     int64_t keep = 100000;  // changes kept in the log, at least 1
     std::chrono::milliseconds interval{10000};
+    // How long a write's request_id is remembered (AIP-155); a retry after
+    // that applies afresh. Forgotten within `interval` of expiring.
+    std::chrono::seconds request_id_retention{24 * 60 * 60};
   };
 
   // Starts the thread; `store` must outlive this object.

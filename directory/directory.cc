@@ -3,6 +3,7 @@
 #include <chrono>
 #include <utility>
 
+#include "directory/request_ids.h"
 #include "directory/validation.h"
 #include "errors/errors.h"
 #include "storage/ascii.h"
@@ -172,10 +173,14 @@ void Directory::CreateUser(const user::CreateUserRequest& request,
                            Deadline deadline, UserDone done) {
   std::vector<FieldViolation> violations;
   ValidateNewUser(request.user(), "user.", &violations);
+  ValidateRequestId(request.request_id(), "request_id", &violations);
   if (!violations.empty()) {
     return done(InvalidArgumentError("invalid user", violations));
   }
   std::vector<Mutation> mutations{NewUserMutation(request.user())};
+  if (!request.request_id().empty()) {
+    AttachRequestId(request.request_id(), &mutations[0]);
+  }
   writer_->Submit(std::move(mutations), deadline,
                   [done = std::move(done)](GroupCommitter::Results results) {
                     done(SingleUser(std::move(results)));
@@ -214,6 +219,7 @@ void Directory::UpdateUser(const user::UpdateUserRequest& request,
   if (fields & kFieldDisplayName) {
     ValidateDisplayName(user.display_name(), "user.display_name", &violations);
   }
+  ValidateRequestId(request.request_id(), "request_id", &violations);
   if (!violations.empty()) {
     return done(InvalidArgumentError("invalid UpdateUser request", violations));
   }
@@ -226,6 +232,7 @@ void Directory::UpdateUser(const user::UpdateUserRequest& request,
   m.fields = fields;
   m.expected_version = user.version();
   m.now = NowMicros();
+  if (!request.request_id().empty()) AttachRequestId(request.request_id(), &m);
   std::vector<Mutation> mutations{std::move(m)};
   writer_->Submit(std::move(mutations), deadline,
                   [done = std::move(done)](GroupCommitter::Results results) {
@@ -240,6 +247,7 @@ void Directory::DeleteUser(const user::DeleteUserRequest& request,
     violations.push_back({"id", "must be a positive user id"});
   if (request.version() < 0)
     violations.push_back({"version", "must not be negative"});
+  ValidateRequestId(request.request_id(), "request_id", &violations);
   if (!violations.empty()) {
     return done(InvalidArgumentError("invalid DeleteUser request", violations));
   }
@@ -248,6 +256,7 @@ void Directory::DeleteUser(const user::DeleteUserRequest& request,
   m.user.id = request.id();
   m.expected_version = request.version();
   m.now = NowMicros();
+  if (!request.request_id().empty()) AttachRequestId(request.request_id(), &m);
   std::vector<Mutation> mutations{std::move(m)};
   writer_->Submit(std::move(mutations), deadline,
                   [done = std::move(done)](GroupCommitter::Results results) {

@@ -113,7 +113,7 @@ void GroupCommitter::CommitBatch(std::vector<Pending>& batch) {
     std::vector<Change> committed;
     committed.reserve(results.size());
     for (const auto& r : results) {
-      if (r.ok()) committed.push_back(*r);
+      if (r.ok() && !r->replayed) committed.push_back(*r);
     }
     if (!committed.empty()) listener_->OnCommitted(std::move(committed));
   }

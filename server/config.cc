@@ -48,6 +48,11 @@ bool ParseServerConfig(int argc, char** argv, ServerConfig* config,
                  "Keep at least this many change events for WatchUsers")
       ->envname("USERS_EVENT_RETENTION")
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 40));
+  app.add_option("--request-id-retention-s", c->request_id_retention_s,
+                 "Seconds a write's request_id is remembered, so that a "
+                 "retry gets the first outcome instead of writing twice")
+      ->envname("USERS_REQUEST_ID_RETENTION_S")
+      ->check(CLI::Range(int64_t{1}, int64_t{365} * 24 * 60 * 60));
   app.add_option("--cache-users", c->cache_users,
                  "Users kept in memory for GetUser/LookupUsers in front of "
                  "the database (~300 bytes each); 0 turns the cache off. "

@@ -22,6 +22,8 @@ struct ServerConfig {
   int db_pool = 8;                      // PostgreSQL read connections
   int db_statement_timeout_ms = 10000;  // PostgreSQL; 0: none
   int64_t event_retention = 100000;
+  // How long a write's request_id is remembered for retries (AIP-155).
+  int64_t request_id_retention_s = 24 * 60 * 60;
   size_t cache_users = 100000;  // 0 turns the cache off
   // A watcher this many events behind is cut off with RESOURCE_EXHAUSTED.
   size_t watch_queue_limit = 10000;

@@ -158,6 +158,8 @@ absl::Status UsersServer::Start() {
       std::make_unique<WatchHub>(revisions->latest, config_.watch_queue_limit);
   Compactor::Options compactor_options;
   compactor_options.keep = config_.event_retention;
+  compactor_options.request_id_retention =
+      std::chrono::seconds(config_.request_id_retention_s);
   compactor_ = std::make_unique<Compactor>(store_.get(), compactor_options);
   ChangeFeed::Options feed_options;
   feed_options.on_published =

@@ -37,6 +37,9 @@ class CountingUserStore final : public UserStore {
   absl::Status CompactEvents(int64_t keep) override {
     return Count(base_->CompactEvents(keep));
   }
+  absl::Status ExpireRequestIds(TimeMicros before) override {
+    return Count(base_->ExpireRequestIds(before));
+  }
   absl::StatusOr<RevisionInfo> Revisions() override {
     return Count(base_->Revisions());
   }

@@ -32,6 +32,9 @@ class ForwardingUserStore : public UserStore {
   absl::Status CompactEvents(int64_t keep) override {
     return target_->CompactEvents(keep);
   }
+  absl::Status ExpireRequestIds(TimeMicros before) override {
+    return target_->ExpireRequestIds(before);
+  }
   absl::StatusOr<RevisionInfo> Revisions() override {
     return target_->Revisions();
   }

@@ -84,13 +84,23 @@ absl::StatusOr<Change> MemoryUserStore::ApplyOne(const Mutation& m) {
   return change;
 }
 
+absl::StatusOr<Change> MemoryUserStore::ApplyRecorded(const Mutation& m) {
+  if (m.request_id.empty()) return ApplyOne(m);
+  if (auto it = requests_.find(m.request_id); it != requests_.end()) {
+    return Replay(m, it->second);
+  }
+  auto outcome = ApplyOne(m);
+  requests_.emplace(m.request_id, RecordOutcome(m, outcome));
+  return outcome;
+}
+
 absl::Status MemoryUserStore::Apply(
     std::span<const Mutation> mutations,
     std::vector<absl::StatusOr<Change>>* results) {
   absl::MutexLock lock(&mu_);
   results->clear();
   results->reserve(mutations.size());
-  for (const auto& m : mutations) results->push_back(ApplyOne(m));
+  for (const auto& m : mutations) results->push_back(ApplyRecorded(m));
   return absl::OkStatus();
 }
 
@@ -98,6 +108,13 @@ absl::Status MemoryUserStore::CompactEvents(int64_t keep) {
   absl::MutexLock lock(&mu_);
   const auto kept = static_cast<size_t>(std::max<int64_t>(keep, 1));
   while (events_.size() > kept) events_.pop_front();
+  return absl::OkStatus();
+}
+
+absl::Status MemoryUserStore::ExpireRequestIds(TimeMicros before) {
+  absl::MutexLock lock(&mu_);
+  std::erase_if(requests_,
+                [before](const auto& r) { return r.second.time < before; });
   return absl::OkStatus();
 }
 

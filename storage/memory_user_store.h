@@ -11,6 +11,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
+#include "storage/request_record.h"
 #include "storage/user_store.h"
 
 namespace users {
@@ -31,12 +32,15 @@ class MemoryUserStore final : public UserStore {
   absl::StatusOr<std::vector<Change>> ReadEvents(int64_t after_revision,
                                                  int limit) override;
   absl::Status CompactEvents(int64_t keep) override;
+  absl::Status ExpireRequestIds(TimeMicros before) override;
   absl::StatusOr<RevisionInfo> Revisions() override;
   absl::Status Check() override;
   absl::StatusOr<std::string> GetOrCreateSecret(
       std::string_view name, std::string_view candidate) override;
 
  private:
+  absl::StatusOr<Change> ApplyRecorded(const Mutation& m)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::StatusOr<Change> ApplyOne(const Mutation& m)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status CheckUnique(const UserRecord& user, int64_t self_id)
@@ -53,6 +57,7 @@ class MemoryUserStore final : public UserStore {
   int64_t next_id_ ABSL_GUARDED_BY(mu_) = 1;
   int64_t latest_revision_ ABSL_GUARDED_BY(mu_) = 0;
   std::map<std::string, std::string, std::less<>> secrets_ ABSL_GUARDED_BY(mu_);
+  std::unordered_map<std::string, RequestRecord> requests_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace users

@@ -19,6 +19,7 @@
 #include "storage/ascii.h"
 #include "storage/call_deadline.h"
 #include "storage/like_pattern.h"
+#include "storage/request_record.h"
 
 namespace users {
 namespace {
@@ -64,6 +65,27 @@ CREATE TABLE revision_counter (
 INSERT INTO revision_counter(latest) VALUES (0);
 CREATE TABLE secrets (name TEXT PRIMARY KEY, value BYTEA NOT NULL);
 )sql",
+    // 1 -> 2
+    R"sql(
+-- The first outcome of each write that carried a request_id (AIP-155).
+CREATE TABLE request_ids (
+  request_id   TEXT PRIMARY KEY,
+  fingerprint  TEXT NOT NULL,
+  time         BIGINT NOT NULL,  -- the first attempt's, for expiry
+  code         INTEGER NOT NULL, -- 0: succeeded with the change below
+  message      TEXT NOT NULL,
+  revision     BIGINT NOT NULL,
+  type         SMALLINT NOT NULL,
+  user_id      BIGINT NOT NULL,
+  name         TEXT NOT NULL,
+  email        TEXT NOT NULL,
+  display_name TEXT NOT NULL,
+  version      BIGINT NOT NULL,
+  create_time  BIGINT NOT NULL,
+  update_time  BIGINT NOT NULL
+);
+CREATE INDEX request_ids_by_time ON request_ids (time);
+)sql",
 };
 static_assert(std::size(kMigrations) == PostgresUserStore::kSchemaVersion);
 
@@ -95,6 +117,9 @@ enum Stmt : int {
   kCompact,
   kInsertSecret,
   kSelectSecret,
+  kSelectRequest,
+  kInsertRequest,
+  kExpireRequests,
   kStatementCount,
 };
 
@@ -147,6 +172,14 @@ const std::string kStatements[kStatementCount] = {
     "INSERT INTO secrets(name, value) VALUES ($1, decode($2, 'hex')) "
     "ON CONFLICT (name) DO NOTHING",
     "SELECT encode(value, 'hex') FROM secrets WHERE name = $1",
+    "SELECT fingerprint, time, code, message, revision, type, user_id, name, "
+    "email, display_name, version, create_time, update_time FROM request_ids "
+    "WHERE request_id = $1",
+    "INSERT INTO request_ids(request_id, fingerprint, time, code, message, "
+    "revision, type, user_id, name, email, display_name, version, "
+    "create_time, update_time) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, "
+    "$10, $11, $12, $13, $14)",
+    "DELETE FROM request_ids WHERE time < $1",
 };
 
 struct ResultDeleter {
@@ -187,6 +220,13 @@ std::string ArrayLiteral(const std::vector<T>& items, Fn field) {
   }
   out.push_back('}');
   return out;
+}
+
+// A mutation's own failure (it fails alone); any other ends the transaction.
+bool IsMutationFailure(const absl::Status& s) {
+  return s.code() == absl::StatusCode::kNotFound ||
+         s.code() == absl::StatusCode::kAborted ||
+         s.code() == absl::StatusCode::kAlreadyExists;
 }
 
 std::string FirstLine(const char* message) {
@@ -318,10 +358,14 @@ class PostgresUserStore::Connection {
   // Runs a prepared statement with text parameters.
   absl::StatusOr<Result> Run(Stmt stmt,
                              std::initializer_list<std::string_view> params) {
-    const char* values[9];
-    int lengths[9];
-    int formats[9];
+    constexpr size_t kMaxParams = 16;
+    const char* values[kMaxParams];
+    int lengths[kMaxParams];
+    int formats[kMaxParams];
     int n = 0;
+    if (params.size() > kMaxParams) {
+      return absl::InternalError("too many statement parameters");
+    }
     for (std::string_view p : params) {
       values[n] = p.data();
       lengths[n] = static_cast<int>(p.size());
@@ -770,11 +814,51 @@ absl::Status PostgresUserStore::ApplyCreates(
   return absl::OkStatus();
 }
 
+absl::Status PostgresUserStore::ApplyRecorded(
+    const Mutation& m, int64_t* latest,
+    std::vector<absl::StatusOr<Change>>* results) {
+  Connection& w = *writer_;
+  auto found = w.Run(kSelectRequest, {m.request_id});
+  if (!found.ok()) return found.status();
+  if (PQntuples(found->get()) > 0) {
+    const PGresult* q = found->get();
+    RequestRecord r;
+    r.fingerprint = PQgetvalue(q, 0, 0);
+    r.time = Int(q, 0, 1);
+    r.code = static_cast<int>(Int(q, 0, 2));
+    r.message = PQgetvalue(q, 0, 3);
+    r.change.revision = Int(q, 0, 4);
+    r.change.type = static_cast<ChangeType>(Int(q, 0, 5));
+    r.change.user = ReadUser(q, 0, 6);
+    results->push_back(Replay(m, r));
+    return absl::OkStatus();
+  }
+  if (m.kind == Mutation::Kind::kCreate) {
+    if (auto s = ApplyCreates({&m, 1}, latest, results); !s.ok()) return s;
+  } else {
+    auto change = ApplyOne(m, latest);
+    if (!change.ok() && !IsMutationFailure(change.status())) {
+      return change.status();
+    }
+    results->push_back(std::move(change));
+  }
+  const RequestRecord r = RecordOutcome(m, results->back());
+  const UserRecord& u = r.change.user;
+  auto num = [](int64_t v) { return std::to_string(v); };
+  return w
+      .Run(kInsertRequest,
+           {m.request_id, r.fingerprint, num(r.time), num(r.code), r.message,
+            num(r.change.revision), num(static_cast<int>(r.change.type)),
+            num(u.id), u.name, u.email, u.display_name, num(u.version),
+            num(u.create_time), num(u.update_time)})
+      .status();
+}
+
 absl::Status PostgresUserStore::InsertEvents(
     const std::vector<absl::StatusOr<Change>>& results) {
   std::vector<const Change*> changes;
   for (const auto& r : results) {
-    if (r.ok()) changes.push_back(&*r);
+    if (r.ok() && !r->replayed) changes.push_back(&*r);
   }
   if (changes.empty()) return absl::OkStatus();
   using C = const Change*;
@@ -826,10 +910,18 @@ absl::Status PostgresUserStore::Apply(
   int64_t latest = before;
   results->reserve(mutations.size());
   for (size_t i = 0; i < mutations.size();) {
+    if (!mutations[i].request_id.empty()) {
+      if (auto s = ApplyRecorded(mutations[i++], &latest, results); !s.ok()) {
+        return abort(s);
+      }
+      continue;
+    }
     if (mutations[i].kind == Mutation::Kind::kCreate) {
+      // A run of creates without request ids, checked and inserted at once.
       size_t end = i;
       while (end < mutations.size() &&
-             mutations[end].kind == Mutation::Kind::kCreate) {
+             mutations[end].kind == Mutation::Kind::kCreate &&
+             mutations[end].request_id.empty()) {
         ++end;
       }
       if (auto s =
@@ -841,10 +933,7 @@ absl::Status PostgresUserStore::Apply(
       continue;
     }
     auto change = ApplyOne(mutations[i++], &latest);
-    const auto code = change.status().code();
-    if (!change.ok() && code != absl::StatusCode::kNotFound &&
-        code != absl::StatusCode::kAborted &&
-        code != absl::StatusCode::kAlreadyExists) {
+    if (!change.ok() && !IsMutationFailure(change.status())) {
       return abort(change.status());
     }
     results->push_back(std::move(change));
@@ -867,8 +956,8 @@ absl::Status PostgresUserStore::Apply(
     }
     return absl::UnavailableError(absl::StrCat(
         "the connection to the database failed during commit, so the write "
-        "may have been applied: read it back (GetUser, or ListUsers by name) "
-        "before retrying; ",
+        "may have been applied: a retry with the same request_id is safe; "
+        "without one, read it back (GetUser, or ListUsers by name) first; ",
         r.status().message()));
   }
   return absl::OkStatus();
@@ -933,6 +1022,12 @@ absl::Status PostgresUserStore::CompactEvents(int64_t keep) {
   return (*lease)
       ->Run(kCompact, {std::to_string(std::max<int64_t>(keep, 1))})
       .status();
+}
+
+absl::Status PostgresUserStore::ExpireRequestIds(TimeMicros before) {
+  auto lease = AcquireReader();
+  if (!lease.ok()) return lease.status();
+  return (*lease)->Run(kExpireRequests, {std::to_string(before)}).status();
 }
 
 absl::StatusOr<RevisionInfo> PostgresUserStore::Revisions() {

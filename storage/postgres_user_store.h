@@ -53,7 +53,7 @@ bool IsPostgresUri(std::string_view db);
 
 class PostgresUserStore final : public UserStore {
  public:
-  static constexpr int kSchemaVersion = 1;
+  static constexpr int kSchemaVersion = 2;
 
   // Connects to `uri` (a libpq URI), migrates the schema and prepares the
   // statements. FAILED_PRECONDITION for a malformed URI or a schema newer
@@ -79,6 +79,7 @@ class PostgresUserStore final : public UserStore {
   absl::StatusOr<std::vector<Change>> ReadEvents(int64_t after_revision,
                                                  int limit) override;
   absl::Status CompactEvents(int64_t keep) override;
+  absl::Status ExpireRequestIds(TimeMicros before) override;
   absl::StatusOr<RevisionInfo> Revisions() override;
   absl::Status Check() override;
   absl::StatusOr<std::string> GetOrCreateSecret(
@@ -113,7 +114,12 @@ class PostgresUserStore final : public UserStore {
   absl::Status ApplyCreates(std::span<const Mutation> creates, int64_t* latest,
                             std::vector<absl::StatusOr<Change>>* results)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
-  // The events of a transaction's successful changes, in one statement.
+  // A mutation with a request_id: its recorded outcome again, or applied and
+  // recorded; appends one result. Non-OK ends the transaction.
+  absl::Status ApplyRecorded(const Mutation& m, int64_t* latest,
+                             std::vector<absl::StatusOr<Change>>* results)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
+  // The events of a transaction's new changes, in one statement.
   absl::Status InsertEvents(const std::vector<absl::StatusOr<Change>>& results)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
   void Listen();

@@ -17,6 +17,7 @@
 #include <SQLiteCpp/SQLiteCpp.h>
 
 #include "storage/like_pattern.h"
+#include "storage/request_record.h"
 
 namespace users {
 namespace {
@@ -53,6 +54,27 @@ INSERT INTO meta(key, value) VALUES ('latest_revision', 0);
     R"sql(
 CREATE TABLE secrets (name TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;
 )sql",
+    // 2 -> 3
+    R"sql(
+-- The first outcome of each write that carried a request_id (AIP-155).
+CREATE TABLE request_ids (
+  request_id   TEXT PRIMARY KEY,
+  fingerprint  TEXT NOT NULL,
+  time         INTEGER NOT NULL,  -- the first attempt's, for expiry
+  code         INTEGER NOT NULL,  -- 0: succeeded with the change below
+  message      TEXT NOT NULL,
+  revision     INTEGER NOT NULL,
+  type         INTEGER NOT NULL,
+  user_id      INTEGER NOT NULL,
+  name         TEXT NOT NULL,
+  email        TEXT NOT NULL,
+  display_name TEXT NOT NULL,
+  version      INTEGER NOT NULL,
+  create_time  INTEGER NOT NULL,
+  update_time  INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX request_ids_by_time ON request_ids(time);
+)sql",
 };
 static_assert(std::size(kMigrations) == SqliteUserStore::kSchemaVersion);
 
@@ -73,6 +95,17 @@ constexpr const char* kInsertEvent =
     "?8, ?9)";
 constexpr const char* kCompactEvents =
     "DELETE FROM events WHERE revision <= ?1";
+constexpr const char* kSelectRequest =
+    "SELECT fingerprint, time, code, message, revision, type, user_id, name, "
+    "email, display_name, version, create_time, update_time FROM request_ids "
+    "WHERE request_id = ?1";
+constexpr const char* kInsertRequest =
+    "INSERT INTO request_ids(request_id, fingerprint, time, code, message, "
+    "revision, type, user_id, name, email, display_name, version, "
+    "create_time, update_time) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, "
+    "?10, ?11, ?12, ?13, ?14)";
+constexpr const char* kExpireRequests =
+    "DELETE FROM request_ids WHERE time < ?1";
 constexpr const char* kSetLatest =
     "UPDATE meta SET value = ?1 WHERE key = 'latest_revision'";
 constexpr const char* kListUsersTail =
@@ -190,11 +223,15 @@ struct SqliteUserStore::WriteConnection {
         delete_user(db, kDeleteUser),
         insert_event(db, kInsertEvent),
         compact_events(db, kCompactEvents),
-        set_latest(db, kSetLatest) {}
+        set_latest(db, kSetLatest),
+        select_request(db, kSelectRequest),
+        insert_request(db, kInsertRequest),
+        expire_requests(db, kExpireRequests) {}
 
   SQLite::Database db;
   SQLite::Statement insert_user, select_user, update_user, delete_user,
-      insert_event, compact_events, set_latest;
+      insert_event, compact_events, set_latest, select_request, insert_request,
+      expire_requests;
 };
 
 struct SqliteUserStore::ReadConnection {
@@ -418,6 +455,47 @@ absl::StatusOr<Change> SqliteUserStore::ApplyOne(const Mutation& m) {
   return change;
 }
 
+absl::StatusOr<Change> SqliteUserStore::ApplyRecorded(const Mutation& m) {
+  if (m.request_id.empty()) return ApplyOne(m);
+  WriteConnection& w = *writer_;
+  {
+    ResetOnExit reset(w.select_request);
+    w.select_request.bind(1, m.request_id);
+    if (w.select_request.executeStep()) {
+      const SQLite::Statement& q = w.select_request;
+      RequestRecord r;
+      r.fingerprint = q.getColumn(0).getString();
+      r.time = q.getColumn(1).getInt64();
+      r.code = q.getColumn(2).getInt();
+      r.message = q.getColumn(3).getString();
+      r.change.revision = q.getColumn(4).getInt64();
+      r.change.type = static_cast<ChangeType>(q.getColumn(5).getInt());
+      r.change.user = ReadUser(q, 6);
+      return Replay(m, r);
+    }
+  }
+  auto outcome = ApplyOne(m);
+  const RequestRecord r = RecordOutcome(m, outcome);
+  ResetOnExit reset(w.insert_request);
+  w.insert_request.bind(1, m.request_id);
+  w.insert_request.bind(2, r.fingerprint);
+  w.insert_request.bind(3, static_cast<int64_t>(r.time));
+  w.insert_request.bind(4, r.code);
+  w.insert_request.bind(5, r.message);
+  w.insert_request.bind(6, static_cast<int64_t>(r.change.revision));
+  w.insert_request.bind(7, static_cast<int>(r.change.type));
+  const UserRecord& u = r.change.user;
+  w.insert_request.bind(8, static_cast<int64_t>(u.id));
+  w.insert_request.bind(9, u.name);
+  w.insert_request.bind(10, u.email);
+  w.insert_request.bind(11, u.display_name);
+  w.insert_request.bind(12, static_cast<int64_t>(u.version));
+  w.insert_request.bind(13, static_cast<int64_t>(u.create_time));
+  w.insert_request.bind(14, static_cast<int64_t>(u.update_time));
+  w.insert_request.exec();
+  return outcome;
+}
+
 absl::Status SqliteUserStore::Apply(
     std::span<const Mutation> mutations,
     std::vector<absl::StatusOr<Change>>* results) {
@@ -428,7 +506,7 @@ absl::Status SqliteUserStore::Apply(
   try {
     SQLite::Transaction txn(writer_->db,
                             SQLite::TransactionBehavior::IMMEDIATE);
-    for (const auto& m : mutations) results->push_back(ApplyOne(m));
+    for (const auto& m : mutations) results->push_back(ApplyRecorded(m));
     if (latest_revision_ != revision_before) {
       ResetOnExit reset(writer_->set_latest);
       writer_->set_latest.bind(1, static_cast<int64_t>(latest_revision_));
@@ -454,6 +532,18 @@ absl::Status SqliteUserStore::CompactEvents(int64_t keep) {
     writer_->compact_events.exec();  // one statement: its own transaction
   } catch (const std::exception& e) {
     return FromException(e, "compaction failed");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status SqliteUserStore::ExpireRequestIds(TimeMicros before) {
+  absl::MutexLock lock(&write_mu_);
+  try {
+    ResetOnExit reset(writer_->expire_requests);
+    writer_->expire_requests.bind(1, static_cast<int64_t>(before));
+    writer_->expire_requests.exec();
+  } catch (const std::exception& e) {
+    return FromException(e, "request id expiry failed");
   }
   return absl::OkStatus();
 }

@@ -56,6 +56,7 @@ class SqliteUserStore final : public UserStore {
                                                std::string_view name_prefix,
                                                int limit) override;
   absl::Status CompactEvents(int64_t keep) override;
+  absl::Status ExpireRequestIds(TimeMicros before) override;
   absl::StatusOr<std::vector<Change>> ReadEvents(int64_t after_revision,
                                                  int limit) override;
   absl::StatusOr<RevisionInfo> Revisions() override;
@@ -64,7 +65,7 @@ class SqliteUserStore final : public UserStore {
       std::string_view name, std::string_view candidate) override;
 
   // The schema version this binary writes (PRAGMA user_version).
-  static constexpr int kSchemaVersion = 2;
+  static constexpr int kSchemaVersion = 3;
 
  private:
   struct WriteConnection;
@@ -74,6 +75,8 @@ class SqliteUserStore final : public UserStore {
   SqliteUserStore(std::string path, SqliteOptions options,
                   std::unique_ptr<WriteConnection> writer, UniqueFd lock);
 
+  absl::StatusOr<Change> ApplyRecorded(const Mutation& m)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
   absl::StatusOr<Change> ApplyOne(const Mutation& m)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
   absl::StatusOr<ReadLease> AcquireReader();

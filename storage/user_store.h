@@ -56,6 +56,9 @@ struct Change {
   int64_t revision = 0;
   ChangeType type = ChangeType::kCreated;
   UserRecord user;
+  // Set on an Apply result that is a request_id's recorded outcome, not a
+  // new change: nothing was written, and the change is not published again.
+  bool replayed = false;
 };
 
 // Which fields an update writes.
@@ -76,6 +79,11 @@ struct Mutation {
   uint32_t fields = 0;           // kUpdate: UserField bits
   int64_t expected_version = 0;  // kUpdate, kDelete: 0 means any version
   TimeMicros now = 0;            // stamped into create_time/update_time
+  // Idempotency (AIP-155). Empty: none. Otherwise the client's id for this
+  // request, and `fingerprint`, which identifies the request itself
+  // (directory/request_ids.h): a retry of it carries the same pair.
+  std::string request_id;
+  std::string fingerprint;
 };
 
 struct RevisionInfo {
@@ -101,6 +109,13 @@ inline absl::Status AlreadyTaken(std::string_view field,
   return absl::AlreadyExistsError(std::string(field) + " \"" +
                                   std::string(value) + "\" is already taken");
 }
+// A request_id recorded for a request other than `m`.
+inline absl::Status RequestIdReused(std::string_view request_id) {
+  return absl::InvalidArgumentError(
+      "request_id " + std::string(request_id) +
+      " was already used for a different request; use a new id for a new "
+      "request");
+}
 inline absl::Status VersionMismatch(int64_t expected, int64_t stored) {
   return absl::AbortedError("version mismatch: expected " +
                             std::to_string(expected) + ", stored " +
@@ -118,9 +133,21 @@ class UserStore {
   //   ABORTED         expected_version != 0 and differs from the stored one;
   //   ALREADY_EXISTS  the name or email (case-insensitive) belongs to another
   //                   user; the message names the field.
+  // A mutation with a request_id is looked up first among the recorded ones
+  // (by this or any other process, before or since a restart):
+  //   recorded with the same fingerprint: (*results)[i] is the recorded
+  //     outcome again, a Change with replayed set or the same failure, and
+  //     nothing is written;
+  //   recorded with another fingerprint: INVALID_ARGUMENT (RequestIdReused),
+  //     nothing written or recorded;
+  //   not recorded: applied as above, and its outcome (the Change, or one of
+  //     the three failures) recorded in the same transaction, with m.now.
+  // Two mutations with one request_id in the same call: the second sees the
+  // first's record.
   // Returns non-OK (UNAVAILABLE, INTERNAL, ...) if the transaction as a whole
-  // failed: then nothing was committed and `results` is unspecified. Once
-  // Apply returns OK, the changes survive a crash of the process.
+  // failed: then nothing was committed or recorded and `results` is
+  // unspecified. Once Apply returns OK, the changes and records survive a
+  // crash of the process.
   virtual absl::Status Apply(std::span<const Mutation> mutations,
                              std::vector<absl::StatusOr<Change>>* results) = 0;
 
@@ -144,6 +171,10 @@ class UserStore {
   // kept, so the latest revision stays readable). Its own transaction, apart
   // from Apply; idempotent, so every replica may run it.
   virtual absl::Status CompactEvents(int64_t keep) = 0;
+
+  // Forgets the request ids recorded with a time before `before`, so their
+  // ids apply afresh. Its own transaction; idempotent.
+  virtual absl::Status ExpireRequestIds(TimeMicros before) = 0;
 
   // The latest committed revision and the oldest one still logged.
   virtual absl::StatusOr<RevisionInfo> Revisions() = 0;

@@ -67,6 +67,27 @@ class ClientExitStatus(unittest.TestCase):
         self.assertEqual(r.returncode, 1)
         self.assertTrue(r.stderr.startswith("NOT_FOUND"), r.stderr)
 
+    def test_writes_carry_a_fresh_request_id_and_a_given_one_is_replayed(self):
+        t = self.server.target
+        a = run_client("create", "--name", "idem1", "--email", "idem1@example.com",
+                       "--json", target=t)
+        self.assertEqual(a.returncode, 0, a.stderr)
+        # Two runs with the default (a fresh id each): two different writes.
+        b = run_client("create", "--name", "idem1", "--email", "idem1@example.com", target=t)
+        self.assertEqual(b.returncode, 1)
+        self.assertTrue(b.stderr.startswith("ALREADY_EXISTS: "), b.stderr)
+        key = "8a1f0c2e-4b3d-4e5f-9a6b-7c8d9e0f1a2b"
+        first = run_client("create", "--name", "idem2", "--email", "idem2@example.com",
+                           "--idempotency-key", key, "--json", target=t)
+        again = run_client("create", "--name", "idem2", "--email", "idem2@example.com",
+                           "--idempotency-key", key, "--json", target=t)
+        self.assertEqual(first.returncode, 0, first.stderr)
+        self.assertEqual(again.returncode, 0, again.stderr)
+        self.assertEqual(again.stdout, first.stdout)
+        bad = run_client("delete", "1", "--idempotency-key", "nope", target=t)
+        self.assertEqual(bad.returncode, 1)
+        self.assertIn("request_id", bad.stderr)
+
     def test_json_list_has_a_stable_shape(self):
         r = run_client("list", "--prefix", "nobody", "--json", target=self.server.target)
         self.assertEqual(r.stdout, '{"users":[],"nextPageToken":""}\n')

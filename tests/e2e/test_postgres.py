@@ -165,6 +165,33 @@ class TwoReplicas(unittest.TestCase):
         self.assertEqual(len(acked), 240)
 
 
+    def test_a_write_retried_on_the_other_replica_is_answered_not_applied(self):
+        rid = str(uuid.uuid4())
+        request = user_pb2.CreateUserRequest(
+            user=user_pb2.User(name="idem", email="idem@example.com"), request_id=rid)
+        first = self.sa.CreateUser(request, timeout=10)
+        again = self.sb.CreateUser(request, timeout=10)  # as a balancer's retry
+        self.assertEqual(again, first)
+        listed = self.sa.ListUsers(user_pb2.ListUsersRequest(), timeout=10)
+        self.assertEqual([u.name for u in listed.users], ["idem"])
+        deleted = user_pb2.DeleteUserRequest(id=first.id, request_id=str(uuid.uuid4()))
+        self.sa.DeleteUser(deleted, timeout=10)
+        self.sb.DeleteUser(deleted, timeout=10)  # OK again, not NOT_FOUND
+        with self.assertRaises(grpc.RpcError) as reused:
+            self.sb.CreateUser(user_pb2.CreateUserRequest(
+                user=user_pb2.User(name="other", email="other@example.com"),
+                request_id=rid), timeout=10)
+        self.assertEqual(reused.exception.code(), grpc.StatusCode.INVALID_ARGUMENT)
+        self.assertIn("different request", reused.exception.details())
+        # The log holds exactly one create and one delete.
+        watcher = Watcher(self.b.target, from_oldest=True)
+        try:
+            self.assertTrue(wait_for(lambda: len(watcher.events) >= 2))
+            self.assertEqual([e.type for e in watcher.events],
+                             [user_pb2.UserEvent.CREATED, user_pb2.UserEvent.DELETED])
+        finally:
+            watcher.close()
+
     def test_the_client_spreads_calls_over_both_and_survives_one_going(self):
         for i in range(6):
             create(self.sa, f"rr{i}")

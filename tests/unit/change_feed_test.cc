@@ -150,5 +150,40 @@ TEST(CompactorTest, TrimsTheLogOnceEnoughIsPublished) {
   compactor.Stop();  // idempotent
 }
 
+TEST(CompactorTest, ForgetsRequestIdsOlderThanTheirRetention) {
+  MemoryUserStore store;
+  const auto now = std::chrono::duration_cast<std::chrono::microseconds>(
+                       std::chrono::system_clock::now().time_since_epoch())
+                       .count();
+  auto apply = [&](const std::string& name, TimeMicros at) {
+    Mutation m;
+    m.user.name = name;
+    m.user.email = name + "@x.io";
+    m.request_id = "id-" + name;
+    m.fingerprint = "f";
+    m.now = at;
+    std::vector<absl::StatusOr<Change>> results;
+    EXPECT_TRUE(store.Apply({&m, 1}, &results).ok());
+    return results.at(0);
+  };
+  ASSERT_TRUE(apply("old", now - 7200LL * 1000000).ok());  // two hours ago
+  ASSERT_TRUE(apply("new", now).ok());
+  Compactor::Options options;
+  options.keep = 1;  // runs once 1 change is published
+  options.request_id_retention = std::chrono::hours(1);
+  options.interval = milliseconds(3600 * 1000);
+  Compactor compactor(&store, options);
+  compactor.Published(2);
+  ASSERT_TRUE(Eventually([&] { return compactor.runs() >= 1; }));
+  compactor.Stop();
+  // "old" was forgotten: its retry is a new create (its name is taken, so
+  // it fails); "new" is still answered from its record.
+  EXPECT_EQ(apply("old", now).status().code(),
+            absl::StatusCode::kAlreadyExists);
+  auto replay = apply("new", now);
+  ASSERT_TRUE(replay.ok());
+  EXPECT_TRUE(replay->replayed);
+}
+
 }  // namespace
 }  // namespace users

@@ -8,6 +8,7 @@
 #include <google/protobuf/unknown_field_set.h>
 #include <gtest/gtest.h>
 
+#include "absl/strings/ascii.h"
 #include "directory/import_session.h"
 #include "directory/salvage.h"
 #include "directory/validation.h"
@@ -168,6 +169,95 @@ TEST_F(DirectoryTest, DeleteVersions) {
   EXPECT_EQ(Delete(u->id(), -1).code(), absl::StatusCode::kInvalidArgument);
   EXPECT_TRUE(Delete(u->id(), 0).ok());
   EXPECT_EQ(Delete(u->id(), 0).code(), absl::StatusCode::kNotFound);
+}
+
+constexpr char kRequestId[] = "0e4c2a3b-5d6f-4a1b-9c8d-7e6f5a4b3c2d";
+
+user::CreateUserRequest CreateRequest(const std::string& name,
+                                      const std::string& request_id) {
+  user::CreateUserRequest req;
+  req.mutable_user()->set_name(name);
+  req.mutable_user()->set_email(name + "@example.com");
+  req.set_request_id(request_id);
+  return req;
+}
+
+TEST_F(DirectoryTest, ARetriedCreateWithItsRequestIdReturnsTheSameUser) {
+  std::promise<absl::StatusOr<user::User>> first, retry;
+  directory_.CreateUser(CreateRequest("alice", kRequestId), kNoDeadline,
+                        [&](auto r) { first.set_value(std::move(r)); });
+  auto a = first.get_future().get();
+  ASSERT_TRUE(a.ok()) << a.status();
+  // Ids are compared without regard to case.
+  directory_.CreateUser(
+      CreateRequest("alice", absl::AsciiStrToUpper(kRequestId)), kNoDeadline,
+      [&](auto r) { retry.set_value(std::move(r)); });
+  auto b = retry.get_future().get();
+  ASSERT_TRUE(b.ok()) << b.status();
+  EXPECT_EQ(b->SerializeAsString(), a->SerializeAsString());
+  EXPECT_EQ(List(10, "")->users_size(), 1);
+}
+
+TEST_F(DirectoryTest, ARequestIdOnAnotherRequestIsInvalidArgument) {
+  std::promise<absl::StatusOr<user::User>> first, other;
+  directory_.CreateUser(CreateRequest("alice", kRequestId), kNoDeadline,
+                        [&](auto r) { first.set_value(std::move(r)); });
+  ASSERT_TRUE(first.get_future().get().ok());
+  directory_.CreateUser(CreateRequest("bob", kRequestId), kNoDeadline,
+                        [&](auto r) { other.set_value(std::move(r)); });
+  auto b = other.get_future().get();
+  EXPECT_EQ(b.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(b.status().message(), HasSubstr("different request"));
+  // A delete under the create's id is another request too.
+  user::DeleteUserRequest del;
+  del.set_id(1);
+  del.set_request_id(kRequestId);
+  std::promise<absl::Status> deleted;
+  directory_.DeleteUser(del, kNoDeadline,
+                        [&](auto s) { deleted.set_value(s); });
+  EXPECT_EQ(deleted.get_future().get().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(DirectoryTest, ARequestIdMustBeAUuid) {
+  for (const char* bad : {"abc", "0e4c2a3b5d6f4a1b9c8d7e6f5a4b3c2d",
+                          "0e4c2a3b-5d6f-4a1b-9c8d-7e6f5a4b3c2g"}) {
+    std::promise<absl::StatusOr<user::User>> p;
+    directory_.CreateUser(CreateRequest("alice", bad), kNoDeadline,
+                          [&](auto r) { p.set_value(std::move(r)); });
+    auto r = p.get_future().get();
+    ASSERT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument) << bad;
+    auto v = GetFieldViolations(r.status());
+    ASSERT_EQ(v.size(), 1u);
+    EXPECT_EQ(v[0].field, "request_id");
+  }
+}
+
+TEST_F(DirectoryTest, ARetriedUpdateOrDeleteIsAnsweredAsTheFirstAttempt) {
+  auto u = Create("alice", "alice@example.com");
+  ASSERT_TRUE(u.ok());
+  user::UpdateUserRequest req;
+  req.mutable_user()->set_id(u->id());
+  req.mutable_user()->set_version(1);
+  req.mutable_user()->set_display_name("Alice");
+  req.mutable_update_mask()->add_paths("display_name");
+  req.set_request_id(kRequestId);
+  auto first = Update(req);
+  ASSERT_TRUE(first.ok()) << first.status();
+  // Fields outside the mask are not part of the request.
+  req.mutable_user()->set_email("ignored@example.com");
+  auto retry = Update(req);
+  ASSERT_TRUE(retry.ok()) << retry.status();  // not ABORTED: version is 2 now
+  EXPECT_EQ(retry->version(), 2);
+
+  user::DeleteUserRequest del;
+  del.set_id(u->id());
+  del.set_request_id("7d2f0c1e-3b4a-4c5d-8e9f-0a1b2c3d4e5f");
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    std::promise<absl::Status> p;
+    directory_.DeleteUser(del, kNoDeadline, [&](auto s) { p.set_value(s); });
+    EXPECT_TRUE(p.get_future().get().ok()) << attempt;  // not NOT_FOUND
+  }
 }
 
 TEST_F(DirectoryTest, ListPagesThroughEveryone) {

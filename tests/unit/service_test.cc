@@ -124,6 +124,7 @@ class MockStore : public UserStore {
   MOCK_METHOD(absl::StatusOr<std::vector<Change>>, ReadEvents, (int64_t, int),
               (override));
   MOCK_METHOD(absl::Status, CompactEvents, (int64_t), (override));
+  MOCK_METHOD(absl::Status, ExpireRequestIds, (TimeMicros), (override));
   MOCK_METHOD(absl::StatusOr<RevisionInfo>, Revisions, (), (override));
   MOCK_METHOD(absl::Status, Check, (), (override));
   MOCK_METHOD(absl::StatusOr<std::string>, GetOrCreateSecret,

@@ -395,6 +395,116 @@ TEST_P(UserStoreTest, TheFirstSecretStoredUnderANameIsKept) {
   EXPECT_EQ(*store_->GetOrCreateSecret("page_token_key", "third"), first);
 }
 
+// `m` carrying request id `id` for the request known as `fingerprint`.
+Mutation WithRequestId(Mutation m, std::string id,
+                       std::string fingerprint = "f") {
+  m.request_id = std::move(id);
+  m.fingerprint = std::move(fingerprint);
+  return m;
+}
+
+TEST_P(UserStoreTest, ARetriedRequestIdGetsTheFirstOutcomeAndWritesNothing) {
+  auto first = ApplyOne(WithRequestId(Create("alice", "a@example.com"), "r1"));
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_FALSE(first->replayed);
+  Mutation retry = WithRequestId(Create("alice", "a@example.com"), "r1");
+  retry.now += 5000000;  // a retry comes later
+  auto again = ApplyOne(retry);
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_TRUE(again->replayed);
+  EXPECT_EQ(again->revision, first->revision);
+  EXPECT_EQ(again->user, first->user);
+  EXPECT_EQ(store_->Revisions()->latest, 1);
+  EXPECT_EQ(store_->List(0, "", 10)->size(), 1u);
+  EXPECT_EQ(store_->ReadEvents(0, 10)->size(), 1u);
+
+  // An update replays the user as that update left it, not as it is now.
+  auto update = ApplyOne(WithRequestId(
+      Update(first->user.id, kFieldName, "alicia", ""), "r2", "u"));
+  ASSERT_TRUE(update.ok()) << update.status();
+  ASSERT_TRUE(ApplyOne(Update(first->user.id, kFieldName, "al", "")).ok());
+  auto replayed = ApplyOne(WithRequestId(
+      Update(first->user.id, kFieldName, "alicia", ""), "r2", "u"));
+  ASSERT_TRUE(replayed.ok()) << replayed.status();
+  EXPECT_TRUE(replayed->replayed);
+  EXPECT_EQ(replayed->user, update->user);
+  EXPECT_EQ(store_->Get(first->user.id)->name, "al");
+  EXPECT_EQ(store_->Revisions()->latest, 3);
+}
+
+TEST_P(UserStoreTest, ARequestIdReusedForAnotherRequestIsInvalidArgument) {
+  ASSERT_TRUE(
+      ApplyOne(WithRequestId(Create("alice", "a@example.com"), "r1", "x"))
+          .ok());
+  auto other =
+      ApplyOne(WithRequestId(Create("bob", "b@example.com"), "r1", "y"));
+  EXPECT_EQ(other.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(other.status().message().find("r1"), std::string::npos);
+  EXPECT_EQ(store_->Revisions()->latest, 1);
+  EXPECT_EQ(store_->List(0, "", 10)->size(), 1u);
+}
+
+TEST_P(UserStoreTest, AFailedFirstAttemptIsReplayedAsTheSameFailure) {
+  auto bob = ApplyOne(Create("bob", "b@example.com"));
+  ASSERT_TRUE(bob.ok());
+  auto taken = ApplyOne(WithRequestId(Create("bob", "x@example.com"), "r1"));
+  ASSERT_EQ(taken.status().code(), absl::StatusCode::kAlreadyExists);
+  ASSERT_TRUE(ApplyOne(Delete(bob->user.id)).ok());
+  // The name is free now, but the retry answers what the first attempt got.
+  auto retry = ApplyOne(WithRequestId(Create("bob", "x@example.com"), "r1"));
+  EXPECT_EQ(retry.status(), taken.status());
+  EXPECT_TRUE(store_->List(0, "", 10)->empty());
+
+  auto missing = ApplyOne(WithRequestId(Delete(12345), "r2", "d"));
+  ASSERT_EQ(missing.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(ApplyOne(WithRequestId(Delete(12345), "r2", "d")).status(),
+            missing.status());
+}
+
+TEST_P(UserStoreTest, OneRequestIdTwiceInABatchIsAppliedOnce) {
+  std::vector<Mutation> batch{
+      WithRequestId(Create("alice", "a@example.com"), "r1"),
+      Create("bob", "b@example.com"),
+      WithRequestId(Create("alice", "a@example.com"), "r1")};
+  std::vector<absl::StatusOr<Change>> results;
+  ASSERT_TRUE(store_->Apply(batch, &results).ok());
+  ASSERT_EQ(results.size(), 3u);
+  ASSERT_TRUE(results[0].ok() && results[1].ok() && results[2].ok());
+  EXPECT_FALSE(results[0]->replayed);
+  EXPECT_TRUE(results[2]->replayed);
+  EXPECT_EQ(results[2]->user, results[0]->user);
+  EXPECT_EQ(store_->Revisions()->latest, 2);
+  EXPECT_EQ(store_->ReadEvents(0, 10)->size(), 2u);
+}
+
+TEST_P(UserStoreTest, ExpiredRequestIdsApplyAfresh) {
+  Mutation create = WithRequestId(Create("alice", "a@example.com"), "r1");
+  auto first = ApplyOne(create);
+  ASSERT_TRUE(first.ok());
+  ASSERT_TRUE(ApplyOne(Delete(first->user.id)).ok());
+  // Recorded at create.now: not before it, so kept.
+  ASSERT_TRUE(store_->ExpireRequestIds(create.now).ok());
+  EXPECT_TRUE(ApplyOne(create)->replayed);
+  ASSERT_TRUE(store_->ExpireRequestIds(create.now + 1).ok());
+  auto afresh = ApplyOne(create);
+  ASSERT_TRUE(afresh.ok()) << afresh.status();
+  EXPECT_FALSE(afresh->replayed);
+  EXPECT_NE(afresh->user.id, first->user.id);
+}
+
+TEST_P(UserStoreTest, RequestIdsSurviveReopen) {
+  if (!GetParam().persistent) GTEST_SKIP() << "not a persistent backend";
+  auto first = ApplyOne(WithRequestId(Create("alice", "a@example.com"), "r1"));
+  ASSERT_TRUE(first.ok());
+  store_.reset();
+  store_ = GetParam().make(dir_.string());
+  auto again = ApplyOne(WithRequestId(Create("alice", "a@example.com"), "r1"));
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_TRUE(again->replayed);
+  EXPECT_EQ(again->user, first->user);
+  EXPECT_EQ(again->revision, first->revision);
+}
+
 TEST_P(UserStoreTest, ConcurrentReadersAndAWriter) {
   auto c = ApplyOne(Create("alice", "alice@example.com"));
   ASSERT_TRUE(c.ok());

@@ -126,6 +126,30 @@ TEST(GroupCommitterTest,
   }
 }
 
+// A retry answered from its request id's record is not a new change: a
+// watcher that saw the first attempt must not see it twice.
+TEST(GroupCommitterTest, ReplayedOutcomesAreNotPublished) {
+  MemoryUserStore store;
+  RecordingListener listener;
+  {
+    GroupCommitter writer(&store, &listener, {});
+    Mutation m;
+    m.user.name = "alice";
+    m.user.email = "alice@x.io";
+    m.request_id = "r1";
+    m.fingerprint = "f";
+    for (int attempt = 0; attempt < 3; ++attempt) {
+      std::promise<void> done;
+      writer.Submit({m}, Deadline::max(), [&](GroupCommitter::Results r) {
+        EXPECT_TRUE(r.size() == 1 && r[0].ok());
+        done.set_value();
+      });
+      done.get_future().wait();
+    }
+  }
+  EXPECT_EQ(listener.revisions, std::vector<int64_t>{1});
+}
+
 TEST(GroupCommitterTest, AfterStopSubmissionsAreUnavailable) {
   MemoryUserStore store;
   GroupCommitter writer(&store, nullptr, {});
