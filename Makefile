@@ -8,6 +8,8 @@
 #   make certs     throwaway TLS certificates for trying TLS, in CERTS_DIR (certs)
 #   make run-postgres  the server on a throwaway PostgreSQL cluster; Ctrl-C
 #                      stops both and removes the cluster
+#   make run-cluster   3 replicas on a throwaway PostgreSQL behind haproxy;
+#                      prints "cluster ready: lb=..." ; Ctrl-C stops all
 BUILD_DIR ?= build
 ASAN_BUILD_DIR ?= build-asan
 JOBS ?= $(shell nproc)
@@ -17,7 +19,7 @@ PREFIX ?= /usr/local
 DESTDIR ?=
 CERTS_DIR ?= certs
 
-.PHONY: all deps build run run-postgres test test-asan bench clean format install certs
+.PHONY: all deps build run run-postgres run-cluster test test-asan bench clean format install certs
 QUICK ?= 0
 
 all: build
@@ -42,6 +44,10 @@ run: deps $(BUILD_DIR)/CMakeCache.txt
 run-postgres: deps $(BUILD_DIR)/CMakeCache.txt
 	cmake --build $(BUILD_DIR) -j $(JOBS) --target users-server users-client
 	scripts/with-postgres.sh sh -c 'echo "run-postgres: throwaway cluster at $$(echo "$$USERS_TEST_POSTGRES_URI" | sed "s/:[^:@]*@/:***@/"), removed on exit; psql into it with: psql -h $$(dirname "$$PG_DATA") -U users_test postgres" >&2; exec $(BUILD_DIR)/server/users-server --db "$$USERS_TEST_POSTGRES_URI" $(RUN_ARGS)'
+
+run-cluster: deps $(BUILD_DIR)/CMakeCache.txt
+	cmake --build $(BUILD_DIR) -j $(JOBS) --target users-server users-client
+	scripts/with-postgres.sh /usr/bin/python3 scripts/cluster.py --build-dir $(BUILD_DIR) $(RUN_ARGS)
 
 test: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) --timeout 600

@@ -152,6 +152,13 @@ int main(int argc, char** argv) {
       ->add_flag("--from-oldest", from_oldest,
                  "Replay from the oldest revision still kept, then go on")
       ->excludes(since_option);
+  double resume_for_s = 30;
+  watch
+      ->add_option("--resume-for", resume_for_s,
+                   "When the stream breaks (its server went away), open it "
+                   "again after the last revision printed, for up to this "
+                   "many seconds without a server; 0: do not resume")
+      ->check(CLI::Range(0.0, 365.0 * 86400));
 
   std::string import_file;
   auto* import = app.add_subcommand(
@@ -237,7 +244,10 @@ int main(int argc, char** argv) {
     user::WatchUsersRequest request;
     request.set_since_revision(since);
     request.set_from_oldest(from_oldest);
-    return users::client::WatchUsers(*stub, request, options, out, err);
+    return users::client::WatchUsers(
+        *stub, request,
+        std::chrono::milliseconds(static_cast<int64_t>(resume_for_s * 1000)),
+        options, out, err);
   }
   if (*import) {
     std::ifstream file;

@@ -11,11 +11,16 @@
 #include <thread>
 
 #include "absl/status/status.h"
+#include "absl/strings/numbers.h"
 #include "client/import_reader.h"
 #include "errors/errors.h"
 
 namespace users::client {
 namespace {
+
+// The server's initial metadata on a watch "from now": the revision it
+// starts after (service/stream_reactors.h, docs/api.md).
+constexpr char kWatchStartRevisionHeader[] = "x-watch-start-revision";
 
 // The non-blank lines of `in`, read on a thread of their own. std::istream has
 // no way to interrupt a getline, and a lookup stream that fails (an error, the
@@ -93,26 +98,60 @@ class LineFeed {
 
 int WatchUsers(user::Users::StubInterface& stub,
                const user::WatchUsersRequest& request,
-               const CallOptions& options, std::ostream& out,
-               std::ostream& err) {
+               std::chrono::milliseconds resume_for, const CallOptions& options,
+               std::ostream& out, std::ostream& err) {
   CallOptions no_deadline = options;
   no_deadline.timeout = std::chrono::milliseconds(0);
-  auto context = MakeContext(no_deadline);
-  auto reader = stub.WatchUsers(context.get(), request);
-  user::UserEvent event;
-  while (reader->Read(&event)) {
-    if (options.json) {
-      PrintMessage(event, /*json=*/true, out);
-    } else {
-      PrintEvent(event, out);
+  user::WatchUsersRequest next = request;
+  auto backoff = std::chrono::milliseconds(100);
+  auto failing_since = std::chrono::steady_clock::now();
+  for (;;) {
+    auto context = MakeContext(no_deadline);
+    auto reader = stub.WatchUsers(context.get(), next);
+    reader->WaitForInitialMetadata();
+    const auto& headers = context->GetServerInitialMetadata();
+    if (auto it = headers.find(kWatchStartRevisionHeader);
+        it != headers.end() && next.since_revision() == 0 &&
+        !next.from_oldest()) {
+      // Subscribed "from now": a resume must start right after this.
+      int64_t start = 0;
+      if (absl::SimpleAtoi(
+              absl::string_view(it->second.data(), it->second.size()),
+              &start)) {
+        next.set_since_revision(start);
+      }
     }
-    out.flush();
+    if (!headers.empty()) {  // a server took the stream
+      failing_since = std::chrono::steady_clock::now();
+      backoff = std::chrono::milliseconds(100);
+    }
+    user::UserEvent event;
+    while (reader->Read(&event)) {
+      if (options.json) {
+        PrintMessage(event, /*json=*/true, out);
+      } else {
+        PrintEvent(event, out);
+      }
+      out.flush();
+      next.set_since_revision(event.revision());
+      next.set_from_oldest(false);
+    }
+    grpc::Status status = reader->Finish();
+    if (status.ok()) return 0;
+    const bool resumable = status.error_code() == grpc::UNAVAILABLE ||
+                           status.error_code() == grpc::UNKNOWN;
+    if (!resumable || resume_for.count() == 0 ||
+        std::chrono::steady_clock::now() - failing_since > resume_for) {
+      return PrintError(status, options, err);
+    }
+    err << "watch: "
+        << StatusCodeName(static_cast<absl::StatusCode>(status.error_code()))
+        << ": " << status.error_message() << "; resuming after revision "
+        << next.since_revision() << "\n"
+        << std::flush;
+    std::this_thread::sleep_for(backoff);
+    backoff = std::min(backoff * 2, std::chrono::milliseconds(2000));
   }
-  grpc::Status status = reader->Finish();
-  if (!status.ok()) {
-    return PrintError(status, options, err);
-  }
-  return 0;
 }
 
 int ImportUsers(user::Users::StubInterface& stub, std::istream& in,

@@ -11,11 +11,16 @@
 namespace users::client {
 
 // Prints events as they arrive until the stream ends or the process is
-// interrupted. No deadline applies.
+// interrupted. No deadline applies. A stream that breaks with UNAVAILABLE or
+// UNKNOWN (its server went away, a balancer cut it) is opened again, on
+// whichever server the channel picks, after the last revision printed, so
+// the output has no gap and no duplicate; each resume is noted on `err`.
+// Gives up when no stream could be opened for `resume_for` (0: never
+// resumes).
 int WatchUsers(user::Users::StubInterface& stub,
                const user::WatchUsersRequest& request,
-               const CallOptions& options, std::ostream& out,
-               std::ostream& err);
+               std::chrono::milliseconds resume_for, const CallOptions& options,
+               std::ostream& out, std::ostream& err);
 
 // Streams users from `in` (CSV or JSON Lines), then prints the summary. With
 // `progress`, draws a progress line on `err`.

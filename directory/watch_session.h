@@ -70,6 +70,10 @@ class WatchSession {
   // (shutdown) or cut off (fell behind) its subscription; nullopt while open.
   std::optional<absl::Status> Interrupted() const;
 
+  // The hub's revision when Subscribe ran: a stream "from now" sends the
+  // events after it.
+  int64_t subscribed_at() const { return subscribed_at_; }
+
   // Whether the stream is still replaying the stored log; while it is, only
   // the stream's own writes drive it, never a Wake.
   bool replaying() const { return replaying_; }

@@ -16,6 +16,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   python3-grpcio python3-protobuf python3-h2
   openssl procps
+  haproxy  # the load balancer the cluster tests put in front of replicas
 )
 if [[ "${1:-}" == "bench" ]]; then
   packages+=(
@@ -51,6 +52,18 @@ if [[ " ${missing[*]} " == *" postgresql-15 "* ]]; then
   echo "create_main_cluster = false" |
     "${sudo_cmd[@]}" tee /etc/postgresql-common/createcluster.d/users-no-main-cluster.conf >/dev/null
 fi
+# Nor may haproxy (or anything else installed here) start as a system
+# service: tests start their own on free ports. policy-rc.d answering 101
+# tells Debian's maintainer scripts not to start services.
+policy=/usr/sbin/policy-rc.d
+made_policy=0
+if [[ ! -e $policy ]]; then
+  printf '#!/bin/sh\nexit 101\n' | "${sudo_cmd[@]}" tee "$policy" >/dev/null
+  "${sudo_cmd[@]}" chmod 755 "$policy"
+  made_policy=1
+fi
+remove_policy() { if ((made_policy)); then "${sudo_cmd[@]}" rm -f "$policy"; fi; }
+trap remove_policy EXIT
 export DEBIAN_FRONTEND=noninteractive
 "${sudo_cmd[@]}" apt-get update -qq
 "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"

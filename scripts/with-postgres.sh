@@ -34,6 +34,8 @@ cleanup() {
   rm -rf "$tmp"
 }
 trap cleanup EXIT
+# Until COMMAND runs, a signal just ends the script (and the trap above
+# removes the cluster); once it runs, the signal goes on to it (below).
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
@@ -56,8 +58,18 @@ export USERS_TEST_POSTGRES_URI="postgresql://users_test:${password}@127.0.0.1:${
 export PG_BIN="$bin" PG_DATA="$data" PG_LOG="$tmp/server.log" PG_OPTIONS="$options"
 PG_AS_OWNER="${as_owner[*]}"
 export PG_AS_OWNER
+# COMMAND runs in the background so that SIGINT or SIGTERM sent to this
+# script reaches it (bash would defer its traps until a foreground command
+# ended); the cluster is removed once it has exited.
 set +e
-"$@"
-status=$?
+"$@" &
+child=$!
+trap 'kill -TERM "$child" 2>/dev/null' INT TERM
+while :; do
+  wait "$child"
+  status=$?
+  # wait returns early (status > 128) when a trapped signal arrives.
+  kill -0 "$child" 2>/dev/null || break
+done
 set -e
 exit "$status"

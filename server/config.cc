@@ -144,6 +144,13 @@ bool ParseServerConfig(int argc, char** argv, ServerConfig* config,
                  "Seconds in-flight calls get to finish after SIGTERM/SIGINT")
       ->envname("USERS_SHUTDOWN_GRACE")
       ->check(CLI::Range(0.0, 3600.0));
+  app.add_option("--drain-delay", c->drain_delay_s,
+                 "Seconds between SIGTERM/SIGINT and the shutdown, reporting "
+                 "NOT_SERVING (health, /readyz) while still serving, so that "
+                 "load balancers stop sending calls first; a second signal "
+                 "ends the wait")
+      ->envname("USERS_DRAIN_DELAY")
+      ->check(CLI::Range(0.0, 3600.0));
 
   const std::map<std::string, int> codes{
       {"UNKNOWN", 2}, {"INTERNAL", 13}, {"UNAVAILABLE", 14}, {"DATA_LOSS", 15}};
@@ -169,6 +176,9 @@ bool ParseServerConfig(int argc, char** argv, ServerConfig* config,
   try {
     app.parse(argc, argv);
     // CLI11's range checks let "nan" through (every comparison is false).
+    if (!std::isfinite(c->drain_delay_s)) {
+      throw CLI::ValidationError("--drain-delay", "must be a number");
+    }
     if (!std::isfinite(c->shutdown_grace_s)) {
       throw CLI::ValidationError("--shutdown-grace", "must be a number");
     }

@@ -57,6 +57,8 @@ struct ServerConfig {
   // is closed.
   double handshake_timeout_s = 10;
   double shutdown_grace_s = 10;
+  // Between the stop signal and Shutdown: NOT_SERVING, still serving.
+  double drain_delay_s = 0;
 
   LogFormat log_format = LogFormat::kText;
   std::string log_level = "info";

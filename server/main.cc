@@ -2,7 +2,10 @@
 #include <pthread.h>
 #include <signal.h>
 
+#include <cerrno>
+#include <chrono>
 #include <cstdio>
+#include <ctime>
 #include <thread>
 
 #include <spdlog/spdlog.h>
@@ -49,6 +52,20 @@ int main(int argc, char** argv) {
   std::thread shutdown_thread([&] {
     int signal_number = 0;
     sigwait(&stop_signals, &signal_number);
+    if (config.drain_delay_s > 0) {
+      spdlog::info("received signal {}, draining for {} s before shutting down",
+                   signal_number, config.drain_delay_s);
+      server.BeginDrain();
+      const auto delay = std::chrono::nanoseconds(
+          static_cast<int64_t>(config.drain_delay_s * 1e9));
+      timespec wait{};
+      wait.tv_sec = static_cast<time_t>(delay.count() / 1000000000);
+      wait.tv_nsec = static_cast<long>(delay.count() % 1000000000);
+      siginfo_t info;
+      // A second stop signal ends the wait early.
+      while (sigtimedwait(&stop_signals, &info, &wait) < 0 && errno == EINTR) {
+      }
+    }
     spdlog::info("received signal {}, shutting down", signal_number);
     server.Shutdown(std::chrono::milliseconds(
         static_cast<int64_t>(config.shutdown_grace_s * 1000)));

@@ -377,7 +377,7 @@ void UsersServer::MonitorHealth() {
 void UsersServer::UpdateHealth() {
   absl::MutexLock lock(&health_mu_);
   // After Shutdown, grpc's health service keeps NOT_SERVING whatever is set.
-  const bool serving = store_ok_ && accepting_;
+  const bool serving = store_ok_ && accepting_ && !draining_;
   auto* health = server_->GetHealthCheckService();
   health->SetServingStatus("", serving);
   health->SetServingStatus(kServiceName, serving);
@@ -389,6 +389,16 @@ absl::Status UsersServer::StartMetricsEndpoint() {
   metrics_http_->Get(
       "/metrics", [this](const httplib::Request&, httplib::Response& res) {
         res.set_content(metrics_->Render(), "text/plain; version=0.0.4");
+      });
+  // grpc.health.v1's answer for the whole server over plain HTTP, for load
+  // balancers that cannot speak gRPC health checks (haproxy 2.6): 503 as
+  // soon as a drain starts, so they stop sending new calls here.
+  metrics_http_->Get(
+      "/readyz", [this](const httplib::Request&, httplib::Response& res) {
+        const bool serving = store_ok_ && accepting_ && !draining_ &&
+                             !stopping_.HasBeenNotified();
+        res.status = serving ? 200 : 503;
+        res.set_content(serving ? "SERVING\n" : "NOT_SERVING\n", "text/plain");
       });
   if (config_.metrics_port == 0) {
     metrics_port_ = metrics_http_->bind_to_any_port(config_.metrics_host);
@@ -406,6 +416,11 @@ absl::Status UsersServer::StartMetricsEndpoint() {
     metrics_stopped_.Notify();
   });
   return absl::OkStatus();
+}
+
+void UsersServer::BeginDrain() {
+  draining_ = true;
+  UpdateHealth();
 }
 
 void UsersServer::Shutdown(std::chrono::milliseconds grace) {

@@ -59,6 +59,9 @@ class UsersServer {
   int port() const { return port_; }
   int metrics_port() const { return metrics_port_; }
 
+  // Reports NOT_SERVING (grpc.health.v1 and /readyz) while still serving
+  // every call, so that balancers move traffic away before Shutdown.
+  void BeginDrain();
   // Begins a graceful shutdown; in-flight calls get `grace`, then are
   // cancelled. Call from a non-gRPC thread. Idempotent.
   void Shutdown(std::chrono::milliseconds grace);
@@ -106,6 +109,7 @@ class UsersServer {
   absl::Mutex health_mu_;  // orders health updates from two threads
   std::atomic<bool> store_ok_{false};
   std::atomic<bool> accepting_{true};
+  std::atomic<bool> draining_{false};
   absl::Notification stopping_;
   std::thread health_thread_;
   bool waited_ = false;

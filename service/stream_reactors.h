@@ -26,10 +26,14 @@ namespace users {
 
 // WatchUsers: replay from the stored log, then live events from the change
 // feed, by the directory's WatchSession. Writes serialized UserEvents. The
-// directory must have a change feed.
+// directory must have a change feed. A watch "from now" names in its
+// initial metadata (kWatchStartRevisionHeader) the revision it starts after,
+// so that a client can resume it elsewhere before any event has come.
+inline constexpr char kWatchStartRevisionHeader[] = "x-watch-start-revision";
 grpc::ServerWriteReactor<grpc::ByteBuffer>* NewWatchReactor(
     Directory* directory, const user::WatchUsersRequest& request,
-    Deadline deadline, CallInterceptor call, const ErrorBoundary* boundary);
+    grpc::CallbackServerContext* context, CallInterceptor call,
+    const ErrorBoundary* boundary);
 
 // ImportUsers: batches of users through group commit, a summary at the end.
 // Raw messages in and out (see the reactor on why); the response is a

@@ -228,8 +228,8 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* UsersService::WatchUsers(
                                 ToGrpcStatus(absl::InvalidArgumentError(
                                     UnparsableMessage("WatchUsersRequest"))));
   }
-  return NewWatchReactor(directory_, parsed, context->deadline(),
-                         std::move(call), &boundary_);
+  return NewWatchReactor(directory_, parsed, context, std::move(call),
+                         &boundary_);
 }
 
 grpc::ServerReadReactor<grpc::ByteBuffer>* UsersService::ImportUsers(

@@ -23,12 +23,12 @@ class WatchReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer>,
                            public Watcher {
  public:
   WatchReactor(Directory* directory, const user::WatchUsersRequest& request,
-               Deadline deadline, CallInterceptor call,
+               grpc::CallbackServerContext* context, CallInterceptor call,
                const ErrorBoundary* boundary)
       : boundary_(boundary),
-        outcome_(std::move(call), deadline),
+        outcome_(std::move(call), context->deadline()),
         session_(directory->NewWatchSession(this)) {
-    Guarded([&] { Start(request); });
+    Guarded([&] { Start(request, context); });
   }
 
   // From the change feed's thread, under the hub's lock: takes mu_ only
@@ -63,10 +63,15 @@ class WatchReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer>,
     if (!failed.ok()) FinishOnce(failed);
   }
 
-  void Start(const user::WatchUsersRequest& request) {
+  void Start(const user::WatchUsersRequest& request,
+             grpc::CallbackServerContext* context) {
     if (absl::Status s = session_->Subscribe(request); !s.ok()) {
       FinishOnce(ToGrpcStatus(s));
       return;
+    }
+    if (request.since_revision() == 0 && !request.from_oldest()) {
+      context->AddInitialMetadata(kWatchStartRevisionHeader,
+                                  std::to_string(session_->subscribed_at()));
     }
     // Headers once subscribed, so a client that has them knows no later
     // change can be missed, however long the first event is in coming.
@@ -214,8 +219,9 @@ class WatchReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer>,
 
 grpc::ServerWriteReactor<grpc::ByteBuffer>* NewWatchReactor(
     Directory* directory, const user::WatchUsersRequest& request,
-    Deadline deadline, CallInterceptor call, const ErrorBoundary* boundary) {
-  return new WatchReactor(directory, request, deadline, std::move(call),
+    grpc::CallbackServerContext* context, CallInterceptor call,
+    const ErrorBoundary* boundary) {
+  return new WatchReactor(directory, request, context, std::move(call),
                           boundary);
 }
 

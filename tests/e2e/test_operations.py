@@ -9,6 +9,7 @@ import tempfile
 import threading
 import time
 import unittest
+import urllib.error
 import urllib.request
 
 import grpc
@@ -131,6 +132,40 @@ class GracefulShutdown(unittest.TestCase):
                 stub = user_pb2_grpc.UsersStub(ch)
                 for u in acked:
                     self.assertEqual(stub.GetUser(user_pb2.GetUserRequest(id=u.id)), u)
+
+
+    def test_drain_delay_reports_not_serving_while_it_still_serves(self):
+        # What a load balancer sees (deploy/haproxy/haproxy.cfg checks
+        # /readyz): NOT_SERVING at once, while calls still succeed, so it
+        # moves traffic away before the server stops taking calls.
+        with Server(args=["--metrics-port", "0", "--drain-delay", "60"]) as server, \
+                grpc.insecure_channel(server.target) as ch:
+            port = int(wait_for(lambda: re.search(r"metrics on http://[^:]+:(\d+)",
+                                                  server.stderr())).group(1))
+
+            def readyz():
+                try:
+                    with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz") as r:
+                        return r.status, r.read().decode().strip()
+                except urllib.error.HTTPError as e:
+                    return e.code, e.read().decode().strip()
+
+            health = health_pb2_grpc.HealthStub(ch)
+            stub = user_pb2_grpc.UsersStub(ch)
+            self.assertEqual(readyz(), (200, "SERVING"))
+            server.proc.send_signal(signal.SIGTERM)
+            self.assertTrue(wait_for(lambda: readyz() == (503, "NOT_SERVING")))
+            self.assertEqual(health.Check(health_pb2.HealthCheckRequest(), timeout=5).status,
+                             NOT_SERVING)
+            u = stub.CreateUser(user_pb2.CreateUserRequest(user=user_pb2.User(
+                name="late", email="late@example.com")), timeout=5)
+            self.assertEqual(stub.GetUser(user_pb2.GetUserRequest(id=u.id), timeout=5), u)
+            # A second signal ends the wait: no 60 s to sit through.
+            started = time.monotonic()
+            server.proc.send_signal(signal.SIGTERM)
+            self.assertEqual(server.proc.wait(timeout=30), 0)
+            self.assertLess(time.monotonic() - started, 30)
+            self.assertIn("draining for 60 s", server.stderr())
 
 
 class Tls(unittest.TestCase):

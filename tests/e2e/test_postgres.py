@@ -16,33 +16,9 @@ import grpc
 from google.protobuf import field_mask_pb2
 
 from harness import Server, run_client, wait_for
+from pg import BASE_URI, new_database, password, pg_ctl
 from health_protos import health_pb2, health_pb2_grpc
 from service_protos import user_pb2, user_pb2_grpc
-
-BASE_URI = os.environ.get("USERS_TEST_POSTGRES_URI")
-PG_BIN = os.environ.get("PG_BIN", "")
-
-
-def psql(uri, sql):
-    subprocess.run([os.path.join(PG_BIN, "psql"), "-q", "-v", "ON_ERROR_STOP=1", uri, "-c", sql],
-                   check=True, capture_output=True, timeout=60)
-
-
-def pg_ctl(*args):
-    owner = os.environ.get("PG_AS_OWNER", "").split()
-    subprocess.run(owner + [os.path.join(PG_BIN, "pg_ctl"), "-D", os.environ["PG_DATA"],
-                            "-l", os.environ["PG_LOG"], "-w", "-t", "60", *args],
-                   check=True, capture_output=True, timeout=120)
-
-
-def new_database():
-    name = "e2e_" + uuid.uuid4().hex[:12]
-    psql(BASE_URI, f"CREATE DATABASE {name}")
-    return BASE_URI.rsplit("/", 1)[0] + "/" + name
-
-
-def password():
-    return BASE_URI.split("://", 1)[1].split("@", 1)[0].split(":", 1)[1]
 
 
 class Watcher:
