@@ -70,6 +70,7 @@ bench: build
 	cd bench/baselines/node && { [ -d node_modules/@grpc/grpc-js ] || npm ci --no-audit --no-fund; }
 	BUILD_DIR=$(CURDIR)/$(BUILD_DIR) QUICK=$(QUICK) /usr/bin/python3 bench/run_bench.py
 	BUILD_DIR=$(CURDIR)/$(BUILD_DIR) QUICK=$(QUICK) scripts/with-postgres.sh /usr/bin/python3 bench/postgres_bench.py
+	BUILD_DIR=$(CURDIR)/$(BUILD_DIR) QUICK=$(QUICK) scripts/with-postgres.sh /usr/bin/python3 bench/cluster_bench.py
 
 # The unit names the installed paths, which cmake fixes when it configures:
 # a build configured for another prefix is configured again first (cheap; no

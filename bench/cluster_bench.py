@@ -8,10 +8,12 @@ deploy/haproxy/haproxy.cfg) and measures, with users-bench:
     2 and 1 replicas (replicas leave by SIGTERM; haproxy sees them DOWN);
   - drain: from SIGTERM to the drained replica's last call and its exit,
     under load through haproxy;
-  - failover after kill -9: for calls through haproxy that were in flight on
-    or sent to the killed replica, the time from the kill until the call
-    succeeded (haproxy's retry, or the client's on UNAVAILABLE), p50/p99
-    over several kills.
+  - failover after kill -9: for the calls through haproxy in flight when a
+    replica was killed (or retried by the client after it), the time from
+    the kill until the call succeeded (haproxy's retry on another replica,
+    or the client's on UNAVAILABLE), p50/p99 over several kills;
+  - CPU per call of haproxy and of the replicas (from /proc), which is what
+    predicts the figures with one replica per machine.
 On one shared machine the replicas, haproxy, PostgreSQL and the load
 generator share the cores; docs/performance.md says what that means.
 Prints a Markdown table and writes it to bench/results/cluster-<date>.md.
@@ -54,6 +56,25 @@ def users_bench(target, method):
     if r.returncode != 0:
         raise RuntimeError(f"{cmd}: {r.stderr}")
     return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+def cpu_seconds(pid):
+    """User + system CPU time a process has used so far."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def measured(target, method, pids):
+    """users-bench's figures, and the CPU µs per call each of `pids` used."""
+    before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+    result = users_bench(target, method)
+    # CPU is read over the warmup second too: count its calls at the
+    # measured rate.
+    calls = result["rate"] * (SECONDS + 1)
+    result["cpu_us"] = {name: (cpu_seconds(pid) - before[name]) * 1e6 / calls
+                        for name, pid in pids.items()}
+    return result
 
 
 def percentile(values, p):
@@ -123,30 +144,42 @@ def main():
             user=user_pb2.User(name="probe", email="probe@example.com")), timeout=10)
 
         lb = {}
-        for method in ("list-user", "get-user"):
-            lb[(method, 3)] = users_bench(cluster.lb, method)
         r1, r2, r3 = cluster.replicas
+
+        def cpu_pids(replicas):
+            return {"haproxy": cluster.haproxy.pid,
+                    **{r.name: r.proc.pid for r in replicas}}
+
+        for method in ("list-user", "get-user"):
+            lb[(method, 3)] = measured(cluster.lb, method, cpu_pids([r1, r2, r3]))
         r3.stop()
         cluster.wait_lb_states({"replica3": "DOWN"}, 10)
         for method in ("list-user", "get-user"):
-            lb[(method, 2)] = users_bench(cluster.lb, method)
+            lb[(method, 2)] = measured(cluster.lb, method, cpu_pids([r1, r2]))
         r2.stop()
         cluster.wait_lb_states({"replica2": "DOWN"}, 10)
         direct = {}
         for method in ("list-user", "get-user"):
-            lb[(method, 1)] = users_bench(cluster.lb, method)
-            direct[method] = users_bench(r1.target, method)
+            lb[(method, 1)] = measured(cluster.lb, method, cpu_pids([r1]))
+            direct[method] = measured(r1.target, method, {"replica1": r1.proc.pid})
+
+        def cpu(x):
+            haproxy = x["cpu_us"].get("haproxy")
+            replicas = sum(v for k, v in x["cpu_us"].items() if k != "haproxy")
+            return (f"CPU/call: replicas {replicas:.0f} µs" +
+                    (f", haproxy {haproxy:.0f} µs" if haproxy is not None else ""))
+
         for method, name in (("list-user", "ListUser"), ("get-user", "GetUser")):
             d = direct[method]
             rows.append((f"{name} straight to 1 replica", f"{d['rate']:.0f}/s",
-                         f"p50 {d['latency_us']['p50']:.0f} µs, p99 {d['latency_us']['p99']:.0f} µs",
-                         "1.00"))
+                         f"p50 {d['latency_us']['p50']:.0f} µs, p99 {d['latency_us']['p99']:.0f} µs; "
+                         f"{cpu(d)}", "1.00"))
             for n in (1, 2, 3):
                 x = lb[(method, n)]
                 rows.append((f"{name} through haproxy to {n} replica{'s' if n > 1 else ''}",
                              f"{x['rate']:.0f}/s",
                              f"p50 {x['latency_us']['p50']:.0f} µs, "
-                             f"p99 {x['latency_us']['p99']:.0f} µs",
+                             f"p99 {x['latency_us']['p99']:.0f} µs; {cpu(x)}",
                              f"{x['rate'] / d['rate']:.2f}"))
         for r in (r2, r3):
             r.start()
@@ -179,8 +212,9 @@ def main():
             victim.stop(signal.SIGKILL)
             time.sleep(1.5)
             probe.stop()
-            affected = [c for c in probe.calls if c[1] > killed and
-                        (c[2] > 1 or c[1] - max(c[0], killed) > 0.02) and c[0] < killed + 1.0]
+            # Caught by the kill: in flight at that moment, or retried after.
+            affected = [c for c in probe.calls
+                        if (c[0] <= killed < c[1]) or (c[2] > 1 and c[1] > killed)]
             delays += [c[1] - killed for c in affected if c[3]]
             retried += sum(1 for c in probe.calls if c[2] > 1)
             failed += sum(1 for c in probe.calls if not c[3])
@@ -190,7 +224,7 @@ def main():
         rows.append((f"Failover after kill -9 ({KILLS} kills, 8 callers)",
                      f"p50 {1000 * percentile(delays, 50):.0f} ms, "
                      f"p99 {1000 * percentile(delays, 99):.0f} ms",
-                     f"{len(delays)} calls delayed, {retried} retried by the client, "
+                     f"{len(delays)} calls caught, {retried} retried by the client, "
                      f"{failed} failed of {total}", ""))
         seed.close()
     finally:
