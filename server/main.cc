@@ -4,6 +4,7 @@
 
 #include <cerrno>
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <ctime>
 #include <thread>
@@ -32,6 +33,11 @@ int main(int argc, char** argv) {
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGINT);
   sigaddset(&stop_signals, SIGTERM);
+  // A signal ignored when the process starts (SIGINT for a background job
+  // of a script) is discarded, blocked or not, and sigwait would never see
+  // it: the server would not stop. It decides about these two itself.
+  std::signal(SIGINT, SIG_DFL);
+  std::signal(SIGTERM, SIG_DFL);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
   users::InitLogging(config.log_format, config.log_level);

@@ -17,7 +17,9 @@ import collections
 import json
 import os
 import random
+import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -306,6 +308,70 @@ class ClusterFaults(unittest.TestCase):
               f"{load.counts['retries']}, failures {load.counts['failed']} (all UNAVAILABLE; "
               f"{failed_during} by the time it was back), writes checked {written} (0 lost, "
               f"0 doubled), watcher events checked {events}, resumes {resumes}", flush=True)
+
+
+class RunCluster(unittest.TestCase):
+    """`make run-cluster` as a user runs it: the ready line, a call through
+    the balancer, and Ctrl-C or SIGTERM stopping every part of it."""
+
+    ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+    READY = re.compile(r"^cluster ready: lb=(127\.0\.0\.1:\d+) replicas=(\d+),(\d+),(\d+) "
+                       r"db=postgresql://users_test:\*\*\*@127\.0\.0\.1:(\d+)/postgres$")
+
+    def run_cluster(self, stop):
+        build = os.path.dirname(os.path.dirname(os.path.abspath(
+            os.environ.get("USERS_SERVER_BIN", "build/server/users-server"))))
+        # A session of its own: Ctrl-C reaches every process of the group.
+        make = subprocess.Popen(["make", "-s", "run-cluster", f"BUILD_DIR={build}"],
+                                cwd=self.ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                stdin=subprocess.DEVNULL, text=True, start_new_session=True)
+        try:
+            line = ""
+            deadline = time.monotonic() + 180
+            while time.monotonic() < deadline:
+                line = make.stdout.readline()
+                if not line or line.startswith("cluster ready:"):
+                    break
+            m = self.READY.match(line.strip())
+            self.assertIsNotNone(m, f"no ready line: {line!r}")
+            lb, pids, db_port = m.group(1), [int(m.group(i)) for i in (2, 3, 4)], int(m.group(5))
+            r = subprocess.run([CLIENT_BIN, "--target", lb, "create", "--name", "viamake",
+                                "--email", "viamake@example.com"], capture_output=True, text=True,
+                               timeout=30)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertTrue(all(os.path.exists(f"/proc/{p}") for p in pids))
+            sig = stop(make)
+            # make passes the signal on, waits for the cluster to stop, then
+            # ends itself by that signal, as make does.
+            self.assertIn(make.wait(timeout=120), (0, -sig))
+            err = make.stderr.read()
+            self.assertIn("replica exit statuses [0, 0, 0]", err)
+            workdir = re.search(r"logs in (\S+)", err).group(1)
+            self.assertFalse(os.path.exists(workdir), "the cluster's files are left behind")
+            self.assertFalse(any(os.path.exists(f"/proc/{p}") and
+                                 "zombie" not in open(f"/proc/{p}/status").read()
+                                 for p in pids), "a replica is still running")
+            with socket.socket() as sock:
+                self.assertNotEqual(sock.connect_ex(("127.0.0.1", db_port)), 0,
+                                    "PostgreSQL still runs")
+        finally:
+            if make.poll() is None:
+                os.killpg(make.pid, signal.SIGKILL)
+                make.wait()
+            make.stdout.close()
+            make.stderr.close()
+
+    def test_sigterm_to_make_stops_everything(self):
+        def stop(make):
+            make.send_signal(signal.SIGTERM)
+            return signal.SIGTERM
+        self.run_cluster(stop)
+
+    def test_ctrl_c_stops_everything(self):
+        def stop(make):  # the terminal signals the whole foreground group
+            os.killpg(make.pid, signal.SIGINT)
+            return signal.SIGINT
+        self.run_cluster(stop)
 
 
 if __name__ == "__main__":

@@ -134,6 +134,23 @@ class GracefulShutdown(unittest.TestCase):
                     self.assertEqual(stub.GetUser(user_pb2.GetUserRequest(id=u.id)), u)
 
 
+    def test_sigint_stops_a_server_started_with_it_ignored(self):
+        # A background job of a script starts with SIGINT ignored; the
+        # server must still stop on it (make run-cluster's Ctrl-C).
+        ignore = lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)  # noqa: E731
+        proc = subprocess.Popen([SERVER_BIN, "--host", "127.0.0.1", "--port", "0",
+                                 "--db", ":memory:"], stdout=subprocess.PIPE,
+                                stderr=subprocess.DEVNULL, preexec_fn=ignore)
+        try:
+            self.assertIn("Server started", proc.stdout.readline().decode())
+            proc.send_signal(signal.SIGINT)
+            self.assertEqual(proc.wait(timeout=30), 0)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            proc.stdout.close()
+
     def test_drain_delay_reports_not_serving_while_it_still_serves(self):
         # What a load balancer sees (deploy/haproxy/haproxy.cfg checks
         # /readyz): NOT_SERVING at once, while calls still succeed, so it
