@@ -2,7 +2,11 @@
 
 #include <sys/stat.h>
 
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <sstream>
 
 namespace users {
 
@@ -22,6 +26,18 @@ absl::Status CheckSecretFilePermissions(const std::string& flag,
       "): run `chmod 600 " + path +
       "` (or, where secrets can only be mounted that way, pass "
       "--allow-readable-secrets)");
+}
+
+absl::StatusOr<std::string> ReadStartupFile(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) {
+    return absl::FailedPreconditionError(
+        "cannot read " + path + ": " + std::strerror(errno) +
+        " (check that the user running users-server may read it)");
+  }
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  return buffer.str();
 }
 
 }  // namespace users

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 
 namespace users {
 
@@ -17,6 +18,10 @@ namespace users {
 // A file that cannot be examined is left to the read that follows.
 absl::Status CheckSecretFilePermissions(const std::string& flag,
                                         const std::string& path);
+
+// The whole of a file read at start-up (a secret, a certificate), or
+// FAILED_PRECONDITION naming it, the reason and the fix.
+absl::StatusOr<std::string> ReadStartupFile(const std::string& path);
 
 }  // namespace users
 

@@ -9,6 +9,9 @@
 // (what a log line holds, how a call is counted) stay in middleware/ as plain
 // CallObservers. Health and reflection calls are not observed.
 //
+// The record of the call itself (request id, observers) is middleware's
+// CallScope; this class only reads it off grpc++ and echoes the request id.
+//
 // Use: construct one per call when the handler starts (it reads or makes the
 // request id and echoes it in the initial metadata), and call End(status)
 // exactly once while the context is alive: before Finish for a default
@@ -27,6 +30,7 @@
 #include <grpcpp/support/status.h>
 
 #include "middleware/call_observer.h"
+#include "middleware/call_scope.h"
 
 namespace users {
 
@@ -38,17 +42,15 @@ class CallInterceptor {
   CallInterceptor(CallInterceptor&&) = default;
 
   // Tells every observer how the call ended; returns `status` for Finish.
-  const grpc::Status& End(const grpc::Status& status);
+  const grpc::Status& End(const grpc::Status& status) {
+    scope_.End(static_cast<absl::StatusCode>(status.error_code()));
+    return status;
+  }
 
  private:
-  std::span<CallObserver* const> observers_;
-  std::string_view method_;  // a string literal
-  std::chrono::steady_clock::time_point start_;
-  // Generated ids fit std::string's inline buffer (middleware/request_id.h);
-  // so does any caller's id of up to 15 characters.
-  std::string request_id_;
+  // Before scope_, which keeps a view of it.
   std::unique_ptr<char, void (*)(void*)> peer_;  // from grpc_call_get_peer
-  bool ended_ = false;
+  CallScope scope_;
 };
 
 }  // namespace users

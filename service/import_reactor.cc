@@ -34,7 +34,8 @@ class ImportReactor final : public grpc::ServerReadReactor<grpc::ByteBuffer> {
   }
 
   void OnReadDone(bool ok) override {
-    grpc::Status failed = boundary_->Run(kMethod, [&] { ReadDone(ok); });
+    grpc::Status failed =
+        ToGrpcStatus(boundary_->Run(kMethod, [&] { ReadDone(ok); }));
     if (!failed.ok()) Fail(failed);
   }
 
@@ -138,8 +139,8 @@ class ImportReactor final : public grpc::ServerReadReactor<grpc::ByteBuffer> {
     directory_->CommitImportBatch(
         std::move(mutations), deadline_,
         [this, shared](GroupCommitter::Results results) {
-          grpc::Status failed =
-              boundary_->Run(kMethod, [&] { OnCommitted(*shared, results); });
+          grpc::Status failed = ToGrpcStatus(
+              boundary_->Run(kMethod, [&] { OnCommitted(*shared, results); }));
           if (!failed.ok()) Fail(failed);
         });
   }

@@ -51,8 +51,8 @@ class LookupReactor final
     grpc::ByteBuffer answer;
     grpc::Status failed;
     if (ok) {
-      failed = boundary_->Run("/user.Users/LookupUsers",
-                              [&] { Answer(request_, &answer); });
+      failed = ToGrpcStatus(boundary_->Run("/user.Users/LookupUsers",
+                                           [&] { Answer(request_, &answer); }));
       request_.Clear();  // its slices may pin a transport read buffer
     }
     Next next;

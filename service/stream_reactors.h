@@ -18,8 +18,9 @@
 #include <grpcpp/support/server_callback.h>
 
 #include "directory/directory.h"
+#include "middleware/error_boundary.h"
 #include "service/call_interceptor.h"
-#include "service/error_boundary.h"
+#include "service/grpc_status.h"
 #include "service_protos/user.pb.h"
 
 namespace users {

@@ -8,9 +8,10 @@
 #include <vector>
 #include "directory/directory.h"
 
-#include "service/admission.h"
+#include "middleware/admission.h"
+#include "middleware/error_boundary.h"
 #include "service/call_interceptor.h"
-#include "service/error_boundary.h"
+#include "service/grpc_status.h"
 #include "service/recycling_allocator.h"
 #include "service/tolerant_message.h"
 #include "service_protos/user.grpc.pb.h"
@@ -86,6 +87,9 @@ class UsersService final : public UsersCallbackService {
       grpc::CallbackServerContext* context) override;
 
  private:
+  // Admission (middleware/admission.h) of this call, from its metadata.
+  grpc::Status Admit(const grpc::CallbackServerContext* context,
+                     Access access) const;
   // The typed reads take Tolerant requests (see service/tolerant_message.h);
   // their handlers are registered in the constructor, over the generated
   // ones.

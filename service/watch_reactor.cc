@@ -59,7 +59,8 @@ class WatchReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer>,
 
   template <typename Fn>
   void Guarded(Fn&& fn) {
-    grpc::Status failed = boundary_->Run(kMethod, std::forward<Fn>(fn));
+    grpc::Status failed =
+        ToGrpcStatus(boundary_->Run(kMethod, std::forward<Fn>(fn)));
     if (!failed.ok()) FinishOnce(failed);
   }
 

@@ -1,4 +1,4 @@
-#include "service/error_boundary.h"
+#include "middleware/error_boundary.h"
 
 #include <stdexcept>
 
@@ -6,6 +6,7 @@
 
 #include "google/rpc/error_details.pb.h"
 #include "google/rpc/status.pb.h"
+#include "service/grpc_status.h"
 
 namespace users {
 namespace {
@@ -19,8 +20,8 @@ TEST(ErrorBoundaryTest, VoidBodySucceeds) {
 
 TEST(ErrorBoundaryTest, TypedErrorBecomesItsStatus) {
   ErrorBoundary boundary;
-  grpc::Status s =
-      boundary.Run("M", [] { throw NotFound("Sorry, id is not allowed 0"); });
+  grpc::Status s = ToGrpcStatus(
+      boundary.Run("M", [] { throw NotFound("Sorry, id is not allowed 0"); }));
   EXPECT_EQ(s.error_code(), grpc::StatusCode::NOT_FOUND);
   EXPECT_EQ(s.error_message(), "Sorry, id is not allowed 0");
   EXPECT_TRUE(s.error_details().empty());
@@ -28,39 +29,40 @@ TEST(ErrorBoundaryTest, TypedErrorBecomesItsStatus) {
 
 TEST(ErrorBoundaryTest, ReturnedStatusPassesThrough) {
   ErrorBoundary boundary;
-  grpc::Status s =
-      boundary.Run("M", [] { return absl::AbortedError("version 3 != 2"); });
+  grpc::Status s = ToGrpcStatus(
+      boundary.Run("M", [] { return absl::AbortedError("version 3 != 2"); }));
   EXPECT_EQ(s.error_code(), grpc::StatusCode::ABORTED);
   EXPECT_EQ(s.error_message(), "version 3 != 2");
 }
 
 TEST(ErrorBoundaryTest, UnknownExceptionBecomesInternalWithGenericMessage) {
   ErrorBoundary boundary;
-  grpc::Status s = boundary.Run("M", []() -> absl::Status {
+  grpc::Status s = ToGrpcStatus(boundary.Run("M", []() -> absl::Status {
     throw std::runtime_error("secret internal detail");
-  });
+  }));
   EXPECT_EQ(s.error_code(), grpc::StatusCode::INTERNAL);
   EXPECT_EQ(s.error_message().find("secret"), std::string::npos);
 }
 
 TEST(ErrorBoundaryTest, NonStandardExceptionIsCaught) {
   ErrorBoundary boundary;
-  grpc::Status s = boundary.Run("M", [] { throw 42; });
+  grpc::Status s = ToGrpcStatus(boundary.Run("M", [] { throw 42; }));
   EXPECT_EQ(s.error_code(), grpc::StatusCode::INTERNAL);
 }
 
 TEST(ErrorBoundaryTest, UnknownExceptionCodeIsConfigurable) {
   ErrorBoundary boundary(absl::StatusCode::kUnknown);
-  grpc::Status s = boundary.Run("M", [] { throw std::logic_error("x"); });
+  grpc::Status s =
+      ToGrpcStatus(boundary.Run("M", [] { throw std::logic_error("x"); }));
   EXPECT_EQ(s.error_code(), grpc::StatusCode::UNKNOWN);
 }
 
 TEST(ErrorBoundaryTest, FieldViolationsGoToStatusDetails) {
   ErrorBoundary boundary;
-  grpc::Status s = boundary.Run("M", [] {
+  grpc::Status s = ToGrpcStatus(boundary.Run("M", [] {
     throw InvalidArgument("invalid user",
                           {{"user.email", "is not an address"}});
-  });
+  }));
   ASSERT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   google::rpc::Status rich;
   ASSERT_TRUE(rich.ParseFromString(s.error_details()));

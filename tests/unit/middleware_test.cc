@@ -1,6 +1,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -8,6 +9,10 @@
 #include <gtest/gtest.h>
 
 #include "middleware/access_log.h"
+#include "middleware/admission.h"
+#include "middleware/auth.h"
+#include "middleware/call_scope.h"
+#include "middleware/error_boundary.h"
 #include "middleware/line_writer.h"
 #include "middleware/metrics.h"
 #include "middleware/request_id.h"
@@ -213,6 +218,88 @@ TEST(MetricsTest, ShardedCountsAddUpAcrossThreads) {
           R"(users_request_duration_seconds_count{service="",method="other"})"),
       half);
   EXPECT_EQ(value("users_inflight_requests"), 0);
+}
+
+// Admission and the boundary are the transport-free parts of every call:
+// any front end (grpc++ today) asks them and only maps the status.
+TEST(AdmissionTest, TheInflightLimitComesBeforeAuth) {
+  Metrics metrics({"/user.Users/GetUser"});
+  auto auth = TokenAuthenticator::Parse("r-token reader\nw-token writer\n");
+  ASSERT_TRUE(auth.ok());
+  Admission admission({&*auth, &metrics, /*max_inflight=*/2});
+  metrics.OnCallStart("/user.Users/GetUser");  // the call being admitted
+  EXPECT_TRUE(admission.Admit("Bearer r-token", Access::kRead).ok());
+  EXPECT_EQ(admission.Admit("Bearer r-token", Access::kWrite).code(),
+            absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(admission.Admit("", Access::kRead).code(),
+            absl::StatusCode::kUnauthenticated);
+  EXPECT_TRUE(admission.Admit("Bearer w-token", Access::kWrite).ok());
+  metrics.OnCallStart("/user.Users/GetUser");
+  metrics.OnCallStart("/user.Users/GetUser");  // 3 in flight, limit 2
+  const absl::Status over = admission.Admit("", Access::kRead);
+  EXPECT_EQ(over.code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_NE(over.message().find("limit of 2"), std::string_view::npos);
+}
+
+TEST(AdmissionTest, WithNeitherLimitNorAuthEveryCallIsAdmitted) {
+  Admission admission({});
+  EXPECT_TRUE(admission.Admit("", Access::kWrite).ok());
+  EXPECT_TRUE(admission.Admit("Bearer anything", Access::kRead).ok());
+}
+
+TEST(ErrorBoundaryAbslTest, ExceptionsBecomeStatusesWithoutTheirText) {
+  ErrorBoundary boundary;
+  EXPECT_EQ(boundary.Run("M", [] { throw NotFound("no 7"); }),
+            absl::NotFoundError("no 7"));
+  const absl::Status unknown =
+      boundary.Run("M", [] { throw std::runtime_error("secret"); });
+  EXPECT_EQ(unknown.code(), absl::StatusCode::kInternal);
+  EXPECT_EQ(unknown.message().find("secret"), std::string_view::npos);
+  EXPECT_EQ(boundary.Run("M", [] { return absl::AbortedError("v"); }),
+            absl::AbortedError("v"));
+}
+
+class RecordingObserver : public CallObserver {
+ public:
+  void OnCallStart(std::string_view method) override {
+    started.emplace_back(method);
+  }
+  void OnCallEnd(const CallRecord& r) override {
+    ended.push_back({std::string(r.method), std::string(r.peer),
+                     std::string(r.request_id), r.code});
+  }
+  struct Ended {
+    std::string method, peer, request_id;
+    absl::StatusCode code;
+  };
+  std::vector<std::string> started;
+  std::vector<Ended> ended;
+};
+
+TEST(CallScopeTest, RecordsTheCallOnceWithTheCallersOrANewRequestId) {
+  RecordingObserver observer;
+  CallObserver* observers[] = {&observer};
+  {
+    CallScope scope(observers, "/user.Users/GetUser", "ipv4:127.0.0.1:5",
+                    "trace-42");
+    EXPECT_EQ(scope.request_id(), "trace-42");
+    EXPECT_EQ(observer.started,
+              std::vector<std::string>{"/user.Users/GetUser"});
+    scope.End(absl::StatusCode::kNotFound);
+    scope.End(absl::StatusCode::kOk);  // only the first end counts
+  }
+  ASSERT_EQ(observer.ended.size(), 1u);
+  EXPECT_EQ(observer.ended[0].method, "/user.Users/GetUser");
+  EXPECT_EQ(observer.ended[0].peer, "ipv4:127.0.0.1:5");
+  EXPECT_EQ(observer.ended[0].request_id, "trace-42");
+  EXPECT_EQ(observer.ended[0].code, absl::StatusCode::kNotFound);
+
+  CallScope unsafe(observers, "/user.Users/GetUser", "", "bad id\n");
+  EXPECT_NE(unsafe.request_id(), "bad id\n");
+  EXPECT_TRUE(IsAcceptableRequestId(unsafe.request_id()));
+  CallScope none(observers, "/user.Users/GetUser", "", "");
+  EXPECT_TRUE(IsAcceptableRequestId(none.request_id()));
+  EXPECT_NE(none.request_id(), unsafe.request_id());
 }
 
 }  // namespace

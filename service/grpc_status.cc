@@ -1,10 +1,8 @@
-#include "service/error_boundary.h"
+#include "service/grpc_status.h"
 
 #include <string>
 
-#include <spdlog/spdlog.h>
-
-#include "absl/strings/cord.h"
+#include "errors/errors.h"
 #include "google/rpc/status.pb.h"
 
 namespace users {
@@ -23,18 +21,6 @@ grpc::Status ToGrpcStatus(const absl::Status& status) {
   any->set_type_url(std::string(kBadRequestTypeUrl));
   any->set_value(std::string(*bad_request));
   return grpc::Status(code, std::move(message), rich.SerializeAsString());
-}
-
-grpc::Status ErrorBoundary::OnUnknownException(
-    std::string_view method, std::string_view what) const noexcept {
-  try {
-    spdlog::error("unhandled exception in {}: {}", method, what);
-  } catch (...) {
-    // Logging must not turn a handled failure into a crash.
-  }
-  return grpc::Status(
-      static_cast<grpc::StatusCode>(status_on_unknown_exception_),
-      "internal error; see the server log");
 }
 
 }  // namespace users
