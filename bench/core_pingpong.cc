@@ -1,7 +1,8 @@
 // core-pingpong: how long a cache line takes to travel between CPU 0 and
 // CPU 1 and back. On this kind of VM it is ~100 ns normally and ~380 ns in a
 // slow state during which every multi-threaded gRPC server loses a third of
-// its throughput (MEASUREMENTS.md); `make bench` records it per run and flags
+// its throughput (docs/performance.md, "Measured before the code"); `make
+// bench` records it per run and flags
 // slow ones. Prints the median round trip in nanoseconds.
 #include <pthread.h>
 #include <sched.h>

@@ -32,7 +32,7 @@ H2LOAD_WARMUP = 5000 if QUICK else 20000
 BENCH = os.path.join(BUILD, "bench", "users-bench")
 SLOW_PINGPONG_NS = 250
 # The tuned bare server's CPU per call, pinned, is 8-9 µs on a quiet host
-# (every full run so far, and MEASUREMENTS.md). When the VM's host is
+# (every full run so far; docs/performance.md). When the VM's host is
 # contended, guest CPU time inflates with the time the vCPU was not running,
 # every figure drops by up to half, and core-pingpong can still read
 # normal; a figure above this flags the run.

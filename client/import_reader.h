@@ -29,8 +29,6 @@ class ImportReader {
   // line.
   absl::StatusOr<std::optional<user::User>> Next();
 
-  Format format() const { return format_; }
-
  private:
   std::istream& in_;
   Format format_ = Format::kCsv;

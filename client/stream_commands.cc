@@ -177,7 +177,8 @@ int ImportUsers(user::Users::StubInterface& stub, std::istream& in,
     if (!next->has_value()) break;
     *request.mutable_user() = std::move(**next);
     // buffer_hint lets gRPC coalesce many small messages into one send:
-    // about 6x the rate of plain writes (MEASUREMENTS.md).
+    // about 6x the rate of plain writes (docs/performance.md, "Measured
+    // before the code").
     if (!writer->Write(request, grpc::WriteOptions().set_buffer_hint())) break;
     ++sent;
     if (progress && (sent & 1023) == 0) {

@@ -3,10 +3,10 @@
 #include <chrono>
 #include <utility>
 
+#include "absl/strings/ascii.h"
 #include "directory/request_ids.h"
 #include "directory/validation.h"
 #include "errors/errors.h"
-#include "storage/ascii.h"
 
 namespace users {
 namespace {
@@ -118,7 +118,7 @@ absl::Status Directory::ListUsers(const user::ListUsersRequest& request,
   }
   ValidateNamePrefix(request.name_prefix(), "name_prefix", &violations);
   PageCursor cursor;
-  cursor.name_prefix = AsciiLower(request.name_prefix());
+  cursor.name_prefix = absl::AsciiStrToLower(request.name_prefix());
   if (!request.page_token().empty()) {
     auto decoded = tokens_.Decode(request.page_token());
     if (!decoded.ok()) {

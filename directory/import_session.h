@@ -18,7 +18,8 @@ namespace users {
 class ImportSession {
  public:
   // SQLite inserts 1.7x faster at 20k rows per transaction than at 5k
-  // (random-order names, MEASUREMENTS.md); one batch commits while the
+  // (random-order names; docs/performance.md, "Measured before the
+  // code"); one batch commits while the
   // next fills.
   static constexpr size_t kDefaultBatchSize = 16384;
   static constexpr int kMaxReportedErrors = 100;

@@ -13,7 +13,7 @@ packages=(
   libsqlite3-dev libsqlitecpp-dev libssl-dev libpq-dev
   postgresql-15  # the server programs only: tests start throwaway clusters
   libspdlog-dev libfmt-dev libcli11-dev nlohmann-json3-dev libcpp-httplib-dev
-  libgtest-dev libgmock-dev libbenchmark-dev
+  libgtest-dev libgmock-dev
   python3-grpcio python3-protobuf python3-h2
   openssl procps
   haproxy  # the load balancer the cluster tests put in front of replicas

@@ -152,8 +152,11 @@ bool ParseServerConfig(int argc, char** argv, ServerConfig* config,
       ->envname("USERS_DRAIN_DELAY")
       ->check(CLI::Range(0.0, 3600.0));
 
-  const std::map<std::string, int> codes{
-      {"UNKNOWN", 2}, {"INTERNAL", 13}, {"UNAVAILABLE", 14}, {"DATA_LOSS", 15}};
+  const std::map<std::string, absl::StatusCode> codes{
+      {"UNKNOWN", absl::StatusCode::kUnknown},
+      {"INTERNAL", absl::StatusCode::kInternal},
+      {"UNAVAILABLE", absl::StatusCode::kUnavailable},
+      {"DATA_LOSS", absl::StatusCode::kDataLoss}};
   app.add_option("--status-on-unknown-exception",
                  c->status_on_unknown_exception,
                  "gRPC code for an unexpected exception in a handler: "

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <string>
 
+#include "absl/status/status.h"
 #include "middleware/access_log.h"
 
 namespace users {
@@ -42,7 +43,7 @@ struct ServerConfig {
 
   // What an exception that is not a users::RpcError becomes (as
   // status_on_unknown_exception in Python's grpc-interceptor).
-  int status_on_unknown_exception = 13;  // INTERNAL
+  absl::StatusCode status_on_unknown_exception = absl::StatusCode::kInternal;
 
   int64_t max_inflight = 0;  // 0: unlimited
   int max_message_bytes = 4 * 1024 * 1024;

@@ -75,7 +75,7 @@ absl::Status GrpcFrontEnd::Start(
   ServiceOptions service_options;
   service_options.admission = core_->admission();
   service_options.status_on_unknown_exception =
-      static_cast<absl::StatusCode>(config_.status_on_unknown_exception);
+      config_.status_on_unknown_exception;
   service_options.max_reply_bytes =
       static_cast<size_t>(config_.max_message_bytes);
   service_options.observers = core_->observers();

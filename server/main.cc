@@ -18,7 +18,8 @@
 
 int main(int argc, char** argv) {
   // Debian's abseil is built without NDEBUG, so every absl::Mutex inside gRPC
-  // would feed a global deadlock graph: 3-10% of throughput (MEASUREMENTS.md).
+  // would feed a global deadlock graph: 3-10% of throughput
+  // (docs/performance.md, "Measured before the code").
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
 
   users::ServerConfig config;

@@ -76,7 +76,8 @@ grpc::ServerUnaryReactor* UsersService::ServeRead(
     grpc::CallbackServerContext* context, std::string_view method,
     Body&& body) {
   // DefaultReactor finishes inline on this thread; a custom reactor would hop
-  // threads in OnDone and cost ~30% of throughput (MEASUREMENTS.md).
+  // threads in OnDone and cost ~30% of throughput (docs/performance.md,
+  // "Measured before the code").
   auto* reactor = context->DefaultReactor();
   CallInterceptor call(observers_, context, method);
   if (auto denied = Admit(context, Access::kRead); !denied.ok()) {

@@ -3,17 +3,18 @@
 #include <algorithm>
 #include <string>
 
-#include "storage/ascii.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 
 namespace users {
 
 absl::Status MemoryUserStore::CheckUnique(const UserRecord& user,
                                           int64_t self_id) {
-  auto n = by_name_.find(AsciiLower(user.name));
+  auto n = by_name_.find(absl::AsciiStrToLower(user.name));
   if (n != by_name_.end() && n->second != self_id) {
     return AlreadyTaken("name", user.name);
   }
-  auto e = by_email_.find(AsciiLower(user.email));
+  auto e = by_email_.find(absl::AsciiStrToLower(user.email));
   if (e != by_email_.end() && e->second != self_id) {
     return AlreadyTaken("email", user.email);
   }
@@ -32,8 +33,8 @@ absl::StatusOr<Change> MemoryUserStore::ApplyOne(const Mutation& m) {
       u.display_name = m.user.display_name;
       u.version = 1;
       u.create_time = u.update_time = m.now;
-      by_name_[AsciiLower(u.name)] = u.id;
-      by_email_[AsciiLower(u.email)] = u.id;
+      by_name_[absl::AsciiStrToLower(u.name)] = u.id;
+      by_email_[absl::AsciiStrToLower(u.email)] = u.id;
       change.type = ChangeType::kCreated;
       change.user = users_[u.id] = std::move(u);
       break;
@@ -54,10 +55,10 @@ absl::StatusOr<Change> MemoryUserStore::ApplyOne(const Mutation& m) {
       if (auto s = CheckUnique(next, u.id); !s.ok()) return s;
       next.version = u.version + 1;
       next.update_time = m.now;
-      by_name_.erase(AsciiLower(u.name));
-      by_email_.erase(AsciiLower(u.email));
-      by_name_[AsciiLower(next.name)] = u.id;
-      by_email_[AsciiLower(next.email)] = u.id;
+      by_name_.erase(absl::AsciiStrToLower(u.name));
+      by_email_.erase(absl::AsciiStrToLower(u.email));
+      by_name_[absl::AsciiStrToLower(next.name)] = u.id;
+      by_email_[absl::AsciiStrToLower(next.email)] = u.id;
       u = next;
       change.type = ChangeType::kUpdated;
       change.user = u;
@@ -71,8 +72,8 @@ absl::StatusOr<Change> MemoryUserStore::ApplyOne(const Mutation& m) {
       if (m.expected_version != 0 && m.expected_version != it->second.version) {
         return VersionMismatch(m.expected_version, it->second.version);
       }
-      by_name_.erase(AsciiLower(it->second.name));
-      by_email_.erase(AsciiLower(it->second.email));
+      by_name_.erase(absl::AsciiStrToLower(it->second.name));
+      by_email_.erase(absl::AsciiStrToLower(it->second.email));
       change.type = ChangeType::kDeleted;
       change.user = std::move(it->second);
       users_.erase(it);
@@ -133,7 +134,9 @@ absl::StatusOr<std::vector<UserRecord>> MemoryUserStore::List(
   std::vector<UserRecord> out;
   for (auto it = users_.upper_bound(after_id);
        it != users_.end() && static_cast<int>(out.size()) < limit; ++it) {
-    if (AsciiStartsWithIgnoreCase(it->second.name, name_prefix)) {
+    if (absl::StartsWithIgnoreCase(
+            it->second.name,
+            absl::string_view(name_prefix.data(), name_prefix.size()))) {
       out.push_back(it->second);
     }
   }

@@ -13,10 +13,10 @@
 #include <utility>
 
 #include "absl/container/flat_hash_set.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "storage/ascii.h"
 #include "storage/call_deadline.h"
 #include "storage/like_pattern.h"
 #include "storage/request_record.h"
@@ -760,8 +760,8 @@ absl::Status PostgresUserStore::ApplyCreates(
   std::vector<absl::Status> refused(creates.size());
   for (size_t i = 0; i < creates.size(); ++i) {
     const Mutation& m = creates[i];
-    std::string name = AsciiLower(m.user.name);
-    std::string email = AsciiLower(m.user.email);
+    std::string name = absl::AsciiStrToLower(m.user.name);
+    std::string email = absl::AsciiStrToLower(m.user.email);
     if (PQgetvalue(taken->get(), static_cast<int>(i), 0)[0] == 't' ||
         names.contains(name)) {
       refused[i] = AlreadyTaken("name", m.user.name);

@@ -168,6 +168,11 @@ absl::StatusOr<UniqueFd> LockDatabase(const std::string& path) {
   return fd;
 }
 
+// How long a connection waits for another's lock before SQLITE_BUSY: the
+// writer holds it for one commit (about a millisecond), so only a stalled
+// disk comes near this.
+constexpr int kBusyTimeoutMs = 5000;
+
 // Connections are never shared between threads at once (the writer's is
 // used under write_mu_, readers are leased from the pool), so SQLite's own
 // per-call connection mutex is dead weight: ~8% of an import's CPU.
@@ -216,7 +221,8 @@ absl::Status FromException(const std::exception& e, std::string_view what) {
 
 struct SqliteUserStore::WriteConnection {
   explicit WriteConnection(const std::string& path)
-      : db(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE | kNoMutex, 5000),
+      : db(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE | kNoMutex,
+           kBusyTimeoutMs),
         insert_user(db, kInsertUser),
         select_user(db, Select(kSelectUserTail)),
         update_user(db, kUpdateUser),
@@ -236,7 +242,7 @@ struct SqliteUserStore::WriteConnection {
 
 struct SqliteUserStore::ReadConnection {
   ReadConnection(const std::string& path, const SqliteOptions& options)
-      : db(path, SQLite::OPEN_READWRITE | kNoMutex, 5000),
+      : db(path, SQLite::OPEN_READWRITE | kNoMutex, kBusyTimeoutMs),
         configured(
             (Configure(db, options), db.exec("PRAGMA query_only = 1"), true)),
         get_user(db, Select(kSelectUserTail)),
@@ -297,7 +303,7 @@ absl::StatusOr<std::unique_ptr<SqliteUserStore>> SqliteUserStore::Open(
     // Migrate before preparing statements: they need the tables.
     {
       SQLite::Database db(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE,
-                          5000);
+                          kBusyTimeoutMs);
       Configure(db, options);
       SQLite::Statement version_query(db, "PRAGMA user_version");
       version_query.executeStep();

@@ -41,18 +41,21 @@ class StreamingEndToEnd(unittest.TestCase):
         for i in range(30):
             self.create(f"pre{i}")
         stop = threading.Event()
+        writing = threading.Event()
         created = []
 
         def writer(w):
             i = 0
             while not stop.is_set() and i < 300:
                 created.append(self.create(f"w{w}n{i}"))
+                writing.set()
                 i += 1
 
         threads = [threading.Thread(target=writer, args=(w,)) for w in range(4)]
         for t in threads:
             t.start()
-        time.sleep(0)  # let writers race with the subscription below
+        # Writes are landing while the subscription below replays and joins.
+        self.assertTrue(writing.wait(30))
         stream = self.stub.WatchUsers(user_pb2.WatchUsersRequest(since_revision=5), timeout=60)
         revisions = []
         try:

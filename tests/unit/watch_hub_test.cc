@@ -1,4 +1,4 @@
-// The watch hub and group commit without gRPC: ordering, overflow, close.
+// The watch hub without gRPC: ordering, overflow, close.
 #include "directory/watch_hub.h"
 
 #include <atomic>
@@ -7,8 +7,6 @@
 
 #include <gtest/gtest.h>
 
-#include "directory/group_commit.h"
-#include "storage/memory_user_store.h"
 #include "tests/unit/watch_test_support.h"
 
 namespace users {
@@ -81,86 +79,6 @@ TEST(WatchHubTest, CloseAllClosesAndRefusesNewSubscriptions) {
   auto late = std::make_shared<WatchSubscription>(&w);
   hub.Subscribe(late);
   EXPECT_EQ(late->state(), WatchSubscription::State::kClosed);
-}
-
-class RecordingListener : public ChangeListener {
- public:
-  void OnCommitted(std::vector<Change> changes) override {
-    for (const auto& c : changes) revisions.push_back(c.revision);
-  }
-  std::vector<int64_t> revisions;  // only the writer thread touches it
-};
-
-TEST(GroupCommitterTest,
-     ConcurrentSubmittersShareTransactionsAndPublishInOrder) {
-  MemoryUserStore store;
-  RecordingListener listener;
-  std::atomic<int> ok{0};
-  {
-    GroupCommitter writer(&store, &listener, {});
-    std::vector<std::thread> threads;
-    for (int t = 0; t < 8; ++t) {
-      threads.emplace_back([&, t] {
-        for (int i = 0; i < 200; ++i) {
-          Mutation m;
-          m.user.name = "t" + std::to_string(t) + "n" + std::to_string(i);
-          m.user.email = m.user.name + "@x.io";
-          std::promise<void> done;
-          writer.Submit({m}, Deadline::max(), [&](GroupCommitter::Results r) {
-            if (r.size() == 1 && r[0].ok()) ok.fetch_add(1);
-            done.set_value();
-          });
-          done.get_future().wait();
-        }
-      });
-    }
-    for (auto& t : threads) t.join();
-    const auto stats = writer.stats();
-    EXPECT_EQ(stats.mutations, 1600u);
-    EXPECT_LE(stats.transactions, 1600u);
-  }
-  EXPECT_EQ(ok.load(), 1600);
-  ASSERT_EQ(listener.revisions.size(), 1600u);
-  for (size_t i = 0; i < listener.revisions.size(); ++i) {
-    EXPECT_EQ(listener.revisions[i], static_cast<int64_t>(i + 1));
-  }
-}
-
-// A retry answered from its request id's record is not a new change: a
-// watcher that saw the first attempt must not see it twice.
-TEST(GroupCommitterTest, ReplayedOutcomesAreNotPublished) {
-  MemoryUserStore store;
-  RecordingListener listener;
-  {
-    GroupCommitter writer(&store, &listener, {});
-    Mutation m;
-    m.user.name = "alice";
-    m.user.email = "alice@x.io";
-    m.request_id = "r1";
-    m.fingerprint = "f";
-    for (int attempt = 0; attempt < 3; ++attempt) {
-      std::promise<void> done;
-      writer.Submit({m}, Deadline::max(), [&](GroupCommitter::Results r) {
-        EXPECT_TRUE(r.size() == 1 && r[0].ok());
-        done.set_value();
-      });
-      done.get_future().wait();
-    }
-  }
-  EXPECT_EQ(listener.revisions, std::vector<int64_t>{1});
-}
-
-TEST(GroupCommitterTest, AfterStopSubmissionsAreUnavailable) {
-  MemoryUserStore store;
-  GroupCommitter writer(&store, nullptr, {});
-  writer.Stop();
-  Mutation m;
-  m.user.name = "late";
-  absl::StatusCode code = absl::StatusCode::kOk;
-  writer.Submit({m}, Deadline::max(), [&](GroupCommitter::Results r) {
-    code = r[0].status().code();
-  });
-  EXPECT_EQ(code, absl::StatusCode::kUnavailable);
 }
 
 }  // namespace

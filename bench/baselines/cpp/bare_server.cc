@@ -2,7 +2,8 @@
 // tutorial's ListUser and nothing else (no middleware, no storage).
 //   bare-server callback HOST PORT   callback API, untuned
 //   bare-server tuned HOST PORT      callback API with the settings that
-//                                    helped in MEASUREMENTS.md
+//                                    helped (docs/performance.md, "Measured
+//                                    before the code")
 //   bare-server cq HOST PORT         completion queues, one per CPU the
 //                                    process may run on, each with its own
 //                                    thread and calls pre-posted
