@@ -54,11 +54,17 @@ size_t Utf8Sequence(std::string_view s, size_t i, char32_t* cp) {
   return len;
 }
 
+// The message for a value over `limit`, built from the limit itself so the
+// two never disagree.
+std::string AtMost(size_t limit) {
+  return "must be at most " + std::to_string(limit) + " characters";
+}
+
 // The rules a non-empty name, or a prefix of one, must follow.
 void CheckHandle(std::string_view handle, std::string_view field,
                  std::vector<FieldViolation>* out) {
   if (handle.size() > kMaxNameLength) {
-    return Add(out, field, "must be at most 64 characters");
+    return Add(out, field, AtMost(kMaxNameLength));
   }
   if (!IsAlnum(handle.front())) {
     return Add(out, field, "must start with a letter or digit");
@@ -83,7 +89,7 @@ void ValidateEmail(std::string_view email, std::string_view field,
                    std::vector<FieldViolation>* out) {
   if (email.empty()) return Add(out, field, "is required");
   if (email.size() > kMaxEmailLength) {
-    return Add(out, field, "must be at most 254 characters");
+    return Add(out, field, AtMost(kMaxEmailLength));
   }
   const size_t at = email.rfind('@');
   if (at == std::string_view::npos) {
@@ -91,7 +97,7 @@ void ValidateEmail(std::string_view email, std::string_view field,
   }
   const std::string_view local = email.substr(0, at);
   const std::string_view domain = email.substr(at + 1);
-  bool local_ok = !local.empty() && local.size() <= 64 &&
+  bool local_ok = !local.empty() && local.size() <= kMaxEmailLocalLength &&
                   local.front() != '.' && local.back() != '.' &&
                   local.find("..") == std::string_view::npos;
   for (char c : local) local_ok = local_ok && (IsAtext(c) || c == '.');
@@ -129,7 +135,7 @@ void ValidateDisplayName(std::string_view display_name, std::string_view field,
     ++chars;
   }
   if (chars > kMaxDisplayNameChars) {
-    Add(out, field, "must be at most 128 characters");
+    Add(out, field, AtMost(kMaxDisplayNameChars));
   }
 }
 

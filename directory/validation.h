@@ -14,6 +14,7 @@ namespace users {
 
 inline constexpr size_t kMaxNameLength = 64;
 inline constexpr size_t kMaxEmailLength = 254;
+inline constexpr size_t kMaxEmailLocalLength = 64;  // RFC 5321
 inline constexpr size_t kMaxDisplayNameChars = 128;
 
 // 1-64 of [A-Za-z0-9._-], the first a letter or digit.
