@@ -105,6 +105,7 @@ int WatchUsers(user::Users::StubInterface& stub,
   user::WatchUsersRequest next = request;
   auto backoff = std::chrono::milliseconds(100);
   auto failing_since = std::chrono::steady_clock::now();
+  bool connected = false;
   for (;;) {
     auto context = MakeContext(no_deadline);
     auto reader = stub.WatchUsers(context.get(), next);
@@ -121,8 +122,9 @@ int WatchUsers(user::Users::StubInterface& stub,
         next.set_since_revision(start);
       }
     }
-    if (!headers.empty()) {  // a server took the stream
-      failing_since = std::chrono::steady_clock::now();
+    const bool taken = !headers.empty();  // a server took the stream
+    if (taken) {
+      connected = true;
       backoff = std::chrono::milliseconds(100);
     }
     user::UserEvent event;
@@ -138,8 +140,14 @@ int WatchUsers(user::Users::StubInterface& stub,
     }
     grpc::Status status = reader->Finish();
     if (status.ok()) return 0;
-    const bool resumable = status.error_code() == grpc::UNAVAILABLE ||
-                           status.error_code() == grpc::UNKNOWN;
+    // The time without a server counts from the end of the last stream a
+    // server took, however long that stream lasted.
+    if (taken) failing_since = std::chrono::steady_clock::now();
+    // Only a stream that a server once took is resumed: a first attempt
+    // that fails (a wrong address, nothing listening) is reported at once.
+    const bool resumable =
+        connected && (status.error_code() == grpc::UNAVAILABLE ||
+                      status.error_code() == grpc::UNKNOWN);
     if (!resumable || resume_for.count() == 0 ||
         std::chrono::steady_clock::now() - failing_since > resume_for) {
       return PrintError(status, options, err);

@@ -16,7 +16,7 @@ namespace users::client {
 // whichever server the channel picks, after the last revision printed, so
 // the output has no gap and no duplicate; each resume is noted on `err`.
 // Gives up when no stream could be opened for `resume_for` (0: never
-// resumes).
+// resumes). A first stream that never opens is reported at once.
 int WatchUsers(user::Users::StubInterface& stub,
                const user::WatchUsersRequest& request,
                std::chrono::milliseconds resume_for, const CallOptions& options,

@@ -6,9 +6,10 @@ import re
 import socket
 import subprocess
 import tempfile
+import time
 import unittest
 
-from harness import CLIENT_BIN, SERVER_BIN, Server, run_client
+from harness import CLIENT_BIN, SERVER_BIN, Server, run_client, wait_for
 
 
 def free_port():
@@ -55,6 +56,16 @@ class ClientExitStatus(unittest.TestCase):
         r = run_client("--timeout", "5", "--verbose", target=target)
         self.assertIn("detail: connections to all backends failing", r.stderr)
         self.assertIn("Connection refused", r.stderr)
+
+    def test_3_watch_with_nothing_listening_does_not_wait_to_resume(self):
+        # Resuming is for a stream a server once took; a first attempt that
+        # fails is reported at once, not after --resume-for (30 s).
+        target = f"127.0.0.1:{free_port()}"
+        started = time.monotonic()
+        r = run_client("watch", target=target)
+        self.assertEqual(r.returncode, 3, r.stderr)
+        self.assertLess(time.monotonic() - started, 20)
+        self.assertNotIn("resuming", r.stderr)
 
     def test_health_serving_is_0(self):
         r = run_client("health", target=self.server.target)
@@ -111,6 +122,48 @@ class HealthWatch(unittest.TestCase):
             rest = watch.stdout.read()
             self.assertEqual(watch.wait(timeout=30), 4)
             self.assertIn("NOT_SERVING", rest)
+
+
+def read(path):
+    with open(path) as f:
+        return f.read()
+
+
+class WatchResumes(unittest.TestCase):
+    def test_a_long_lived_watch_resumes_when_its_server_comes_back(self):
+        # The stream lives longer than --resume-for before its server goes:
+        # the time without a server counts from the break, not from when the
+        # stream opened, so the client still resumes, after its last revision.
+        port = free_port()
+        with tempfile.TemporaryDirectory() as tmp:
+            db = os.path.join(tmp, "users.db")
+            cmd = [SERVER_BIN, "--host", "127.0.0.1", "--port", str(port), "--db", db]
+            target = f"127.0.0.1:{port}"
+            out_path, err_path = os.path.join(tmp, "out"), os.path.join(tmp, "err")
+            with Server(cmd=cmd) as first, open(out_path, "w") as out, \
+                    open(err_path, "w") as err:
+                watch = subprocess.Popen([CLIENT_BIN, "--target", target, "watch",
+                                          "--resume-for", "4"], stdout=out, stderr=err)
+                try:
+                    run_client("create", "--name", "before", "--email", "b@example.com",
+                               target=target)
+                    self.assertTrue(wait_for(lambda: "name=before" in read(out_path)))
+                    time.sleep(5)  # the stream outlives --resume-for
+                    self.assertEqual(first.stop(), 0)
+                    with Server(cmd=cmd):
+                        self.assertTrue(wait_for(
+                            lambda: "resuming after revision 1" in read(err_path),
+                            timeout=20), read(err_path))
+                        run_client("create", "--name", "after", "--email", "a@example.com",
+                                   target=target)
+                        self.assertTrue(wait_for(lambda: "name=after" in read(out_path),
+                                                 timeout=20), read(err_path))
+                    self.assertIsNone(watch.poll(), "the watch gave up")
+                finally:
+                    watch.kill()
+                    watch.wait()
+            lines = [l for l in read(out_path).splitlines() if l.startswith("revision")]
+            self.assertEqual([l.split()[1] for l in lines], ["1", "2"])
 
 
 class ServerExitStatus(unittest.TestCase):
