@@ -145,9 +145,13 @@ int WatchUsers(user::Users::StubInterface& stub,
     if (taken) failing_since = std::chrono::steady_clock::now();
     // Only a stream that a server once took is resumed: a first attempt
     // that fails (a wrong address, nothing listening) is reported at once.
+    // CANCELLED counts: this client never cancels its watch, so it is a
+    // server's (grpc-core cancels a stream that reaches a server as it
+    // shuts down).
     const bool resumable =
         connected && (status.error_code() == grpc::UNAVAILABLE ||
-                      status.error_code() == grpc::UNKNOWN);
+                      status.error_code() == grpc::UNKNOWN ||
+                      status.error_code() == grpc::CANCELLED);
     if (!resumable || resume_for.count() == 0 ||
         std::chrono::steady_clock::now() - failing_since > resume_for) {
       return PrintError(status, options, err);

@@ -11,8 +11,9 @@
 namespace users::client {
 
 // Prints events as they arrive until the stream ends or the process is
-// interrupted. No deadline applies. A stream that breaks with UNAVAILABLE or
-// UNKNOWN (its server went away, a balancer cut it) is opened again, on
+// interrupted. No deadline applies. A stream that breaks with UNAVAILABLE,
+// UNKNOWN or CANCELLED (its server went away, a balancer cut it; this client
+// never cancels) is opened again, on
 // whichever server the channel picks, after the last revision printed, so
 // the output has no gap and no duplicate; each resume is noted on `err`.
 // Gives up when no stream could be opened for `resume_for` (0: never
