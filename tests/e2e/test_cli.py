@@ -143,12 +143,12 @@ class WatchResumes(unittest.TestCase):
             with Server(cmd=cmd) as first, open(out_path, "w") as out, \
                     open(err_path, "w") as err:
                 watch = subprocess.Popen([CLIENT_BIN, "--target", target, "watch",
-                                          "--resume-for", "4"], stdout=out, stderr=err)
+                                          "--resume-for", "10"], stdout=out, stderr=err)
                 try:
                     run_client("create", "--name", "before", "--email", "b@example.com",
                                target=target)
                     self.assertTrue(wait_for(lambda: "name=before" in read(out_path)))
-                    time.sleep(5)  # the stream outlives --resume-for
+                    time.sleep(11)  # the stream outlives --resume-for
                     self.assertEqual(first.stop(), 0)
                     with Server(cmd=cmd):
                         self.assertTrue(wait_for(

@@ -275,7 +275,7 @@ class ClusterFaults(unittest.TestCase):
         self.assertEqual(load.counts["failed"], 0, dict(load.failures))
         written = self.check_ledger(load)
         events, resumes = self.check_watchers()
-        self.assertGreaterEqual(resumes, 2, "no watcher was on a replica that went away")
+        self.assertGreaterEqual(resumes, 1, "no watcher was on a replica that went away")
         print(f"cluster faults: calls {load.counts['calls']}, retries {load.counts['retries']}, "
               f"failures {load.counts['failed']}, writes checked {written} (0 lost, 0 doubled), "
               f"watchers {len(self.watchers)}: events checked {events}, resumes {resumes}, "
