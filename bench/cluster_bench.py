@@ -20,11 +20,9 @@ Prints a Markdown table and writes it to bench/results/cluster-<date>.md.
 Loopback only, bounded in time.
 """
 import datetime
-import json
 import os
 import re
 import signal
-import subprocess
 import sys
 import threading
 import time
@@ -38,6 +36,8 @@ sys.path.insert(0, os.path.join(BUILD, "python"))
 
 import grpc  # noqa: E402
 
+import bench_support  # noqa: E402
+from bench_support import percentile, write_report  # noqa: E402
 from cluster import Cluster  # noqa: E402
 from pg import new_database  # noqa: E402
 from service_protos import user_pb2, user_pb2_grpc  # noqa: E402
@@ -50,12 +50,7 @@ CONNECTIONS, INFLIGHT = 4, 8
 
 
 def users_bench(target, method):
-    cmd = [BENCH, "--target", target, "--method", method, "--connections", str(CONNECTIONS),
-           "--inflight", str(INFLIGHT), "--duration", str(SECONDS), "--warmup", "1", "--json"]
-    r = subprocess.run(cmd, capture_output=True, text=True, timeout=SECONDS * 20 + 120)
-    if r.returncode != 0:
-        raise RuntimeError(f"{cmd}: {r.stderr}")
-    return json.loads(r.stdout.strip().splitlines()[-1])
+    return bench_support.users_bench(BENCH, target, method, CONNECTIONS, INFLIGHT, SECONDS)
 
 
 def cpu_seconds(pid):
@@ -75,11 +70,6 @@ def measured(target, method, pids):
     result["cpu_us"] = {name: (cpu_seconds(pid) - before[name]) * 1e6 / calls
                         for name, pid in pids.items()}
     return result
-
-
-def percentile(values, p):
-    values = sorted(values)
-    return values[min(len(values) - 1, int(p / 100 * len(values)))] if values else float("nan")
 
 
 class Probe:
@@ -230,18 +220,8 @@ def main():
     finally:
         cluster.close()
 
-    lines = ["| workload | rate / time | latency / detail | ratio to straight |",
-             "|---|---|---|---|"]
-    lines += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows]
-    report = "\n".join(lines)
-    print(report)
-    out = os.path.join(HERE, "results",
-                       f"cluster-{datetime.date.today().isoformat()}{'-quick' if QUICK else ''}.md")
-    os.makedirs(os.path.dirname(out), exist_ok=True)
-    with open(out, "w") as f:
-        f.write(f"# Replicas behind haproxy, {datetime.datetime.now():%Y-%m-%d %H:%M}\n\n")
-        f.write(report + "\n")
-    print(f"written to {out}")
+    write_report("cluster", "Replicas behind haproxy",
+                 ["workload", "rate / time", "latency / detail", "ratio to straight"], rows, QUICK)
 
 
 if __name__ == "__main__":

@@ -18,13 +18,9 @@ sys.path.insert(0, os.path.join(os.environ.get("BUILD_DIR", "build"), "python"))
 
 import grpc  # noqa: E402
 
+from bench_support import percentile  # noqa: E402
 from harness import Server  # noqa: E402
 from service_protos import user_pb2, user_pb2_grpc  # noqa: E402
-
-
-def percentile(values, p):
-    values = sorted(values)
-    return values[min(len(values) - 1, int(p / 100 * len(values)))]
 
 
 def watch(target, seconds, conn):

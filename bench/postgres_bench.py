@@ -10,8 +10,6 @@ Run by `make bench` under a throwaway cluster (scripts/with-postgres.sh):
 Prints a Markdown table and writes it to bench/results/postgres-<date>.md.
 Loopback only; every run is bounded in time.
 """
-import datetime
-import json
 import os
 import re
 import subprocess
@@ -25,6 +23,8 @@ BUILD = os.environ.get("BUILD_DIR", os.path.join(ROOT, "build"))
 sys.path.insert(0, os.path.join(ROOT, "tests", "e2e"))
 sys.path.insert(0, os.path.join(BUILD, "python"))
 
+import bench_support  # noqa: E402
+from bench_support import write_report  # noqa: E402
 from harness import Server  # noqa: E402
 
 BENCH = os.path.join(BUILD, "bench", "users-bench")
@@ -42,14 +42,8 @@ def database(name):
 
 
 def users_bench(target, method, connections, inflight, **extra):
-    cmd = [BENCH, "--target", target, "--method", method, "--connections", str(connections),
-           "--inflight", str(inflight), "--duration", str(SECONDS), "--warmup", "1", "--json"]
-    for k, v in extra.items():
-        cmd += [f"--{k.replace('_', '-')}", str(v)]
-    r = subprocess.run(cmd, capture_output=True, text=True, timeout=SECONDS * 20 + 120)
-    if r.returncode != 0:
-        raise RuntimeError(f"{cmd}: {r.stderr}")
-    return json.loads(r.stdout.strip().splitlines()[-1])
+    return bench_support.users_bench(BENCH, target, method, connections, inflight, SECONDS,
+                                     **extra)
 
 
 def pgbench_select(uri):
@@ -118,18 +112,9 @@ def main():
                        env=dict(os.environ, BUILD_DIR=BUILD))
     rows.append(("Cross-replica watch delay", r.stdout.strip().split(": ", 1)[-1], "", ""))
 
-    lines = ["| workload | users-server on PostgreSQL | PostgreSQL alone | ratio |",
-             "|---|---|---|---|"]
-    lines += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows]
-    report = "\n".join(lines)
-    print(report)
-    out = os.path.join(HERE, "results",
-                       f"postgres-{datetime.date.today().isoformat()}{'-quick' if QUICK else ''}.md")
-    os.makedirs(os.path.dirname(out), exist_ok=True)
-    with open(out, "w") as f:
-        f.write(f"# users-server on PostgreSQL, {datetime.datetime.now():%Y-%m-%d %H:%M}\n\n")
-        f.write(report + "\n")
-    print(f"written to {out}")
+    write_report("postgres", "users-server on PostgreSQL",
+                 ["workload", "users-server on PostgreSQL", "PostgreSQL alone", "ratio"], rows,
+                 QUICK)
 
 
 if __name__ == "__main__":
