@@ -142,8 +142,11 @@ class WatchResumes(unittest.TestCase):
             out_path, err_path = os.path.join(tmp, "out"), os.path.join(tmp, "err")
             with Server(cmd=cmd) as first, open(out_path, "w") as out, \
                     open(err_path, "w") as err:
+                # --from-oldest: the first event is printed however late the
+                # watch subscribes after the create below (a slow ASan client).
                 watch = subprocess.Popen([CLIENT_BIN, "--target", target, "watch",
-                                          "--resume-for", "10"], stdout=out, stderr=err)
+                                          "--from-oldest", "--resume-for", "10"],
+                                         stdout=out, stderr=err)
                 try:
                     run_client("create", "--name", "before", "--email", "b@example.com",
                                target=target)
