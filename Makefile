@@ -1,5 +1,6 @@
 # The two commands that do everything on a fresh Debian 12 machine:
-#   make run    install what is missing, build the server, serve on [::]:50051 (SQLite)
+#   make run    install what is missing, build the server, serve gRPC on
+#               [::]:50051 and HTTP/JSON plus the admin page on :8080 (SQLite)
 #   make test   install what is missing, build everything, run every test
 # Then, for a host (docs/operations.md, "Installing"):
 #   make install   build the two binaries; install them, the systemd unit and an
@@ -15,6 +16,7 @@ ASAN_BUILD_DIR ?= build-asan
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 RUN_ARGS ?=
+HTTP_PORT ?= 8080
 PREFIX ?= /usr/local
 DESTDIR ?=
 CERTS_DIR ?= certs
@@ -37,7 +39,7 @@ build: deps $(BUILD_DIR)/CMakeCache.txt
 # broken test or benchmark cannot hold up the first call.
 run: deps $(BUILD_DIR)/CMakeCache.txt
 	cmake --build $(BUILD_DIR) -j $(JOBS) --target users-server users-client
-	$(BUILD_DIR)/server/users-server $(RUN_ARGS)
+	$(BUILD_DIR)/server/users-server --http-port $(HTTP_PORT) $(RUN_ARGS)
 
 # The same, over a throwaway PostgreSQL cluster (scripts/with-postgres.sh)
 # instead of SQLite: how the server runs when replicas share a database.

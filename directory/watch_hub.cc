@@ -104,6 +104,11 @@ void WatchHub::OnCommitted(std::vector<Change> changes) {
   }
 }
 
+int64_t WatchHub::published() const {
+  absl::MutexLock lock(&mu_);
+  return published_;
+}
+
 size_t WatchHub::watcher_count() const {
   absl::MutexLock lock(&mu_);
   return subscriptions_.size();

@@ -85,6 +85,8 @@ class WatchHub final : public ChangeListener {
   void OnCommitted(std::vector<Change> changes) override;
 
   size_t watcher_count() const;
+  // The revision of the last change published.
+  int64_t published() const;
 
  private:
   void EndAll(WatchSubscription::State state)

@@ -26,6 +26,11 @@
 
 namespace users {
 
+// The response header in which a watch "from now" names the revision it
+// starts after (gRPC initial metadata, or an HTTP header), so that a client
+// can resume it elsewhere before any event has come.
+inline constexpr char kWatchStartRevisionHeader[] = "x-watch-start-revision";
+
 class WatchSession {
  public:
   // Events read from the log per ReadPage.

@@ -17,6 +17,7 @@ packages=(
   python3-grpcio python3-protobuf python3-h2
   openssl procps
   haproxy  # the load balancer the cluster tests put in front of replicas
+  libboost1.74-dev  # Beast and Asio: the HTTP/JSON front end (header-only)
 )
 if [[ "${1:-}" == "bench" ]]; then
   packages+=(

@@ -70,6 +70,28 @@ bool ParseServerConfig(int argc, char** argv, ServerConfig* config,
                  "so restarts and replicas share it)")
       ->envname("USERS_PAGE_TOKEN_KEY");
 
+  app.add_option("--http-port", c->http_port,
+                 "Serve the HTTP/JSON API and the admin page on this port "
+                 "(0: off; -1: a free port), plain or with --tls-cert")
+      ->envname("USERS_HTTP_PORT")
+      ->check(CLI::Range(-1, 65535));
+  app.add_option("--http-host", c->http_host, "Address for the HTTP API")
+      ->envname("USERS_HTTP_HOST");
+  app.add_option("--http-threads", c->http_threads,
+                 "Threads serving HTTP connections (each serves many)")
+      ->envname("USERS_HTTP_THREADS")
+      ->check(CLI::Range(1, 256));
+  app.add_option("--http-request-timeout", c->http_request_timeout_s,
+                 "Seconds a client gets to send one request, or to take one "
+                 "answer, before it is disconnected")
+      ->envname("USERS_HTTP_REQUEST_TIMEOUT")
+      ->check(CLI::Range(0.1, 3600.0));
+  app.add_option("--http-cors-origins", c->http_cors_origins,
+                 "Origins browsers may call the HTTP API from, comma-"
+                 "separated (\"*\": any); CORS is off without it")
+      ->envname("USERS_HTTP_CORS_ORIGINS")
+      ->delimiter(',');
+
   bool no_reflection = false;
   app.add_flag("--no-reflection", no_reflection,
                "Do not offer the gRPC server reflection service")
@@ -184,6 +206,9 @@ bool ParseServerConfig(int argc, char** argv, ServerConfig* config,
     }
     if (!std::isfinite(c->shutdown_grace_s)) {
       throw CLI::ValidationError("--shutdown-grace", "must be a number");
+    }
+    if (!std::isfinite(c->http_request_timeout_s)) {
+      throw CLI::ValidationError("--http-request-timeout", "must be a number");
     }
     if (!std::isfinite(c->handshake_timeout_s)) {
       throw CLI::ValidationError("--handshake-timeout", "must be a number");

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "middleware/access_log.h"
@@ -30,6 +31,16 @@ struct ServerConfig {
   size_t watch_queue_limit = 10000;
   // Empty: a random key made at first start and kept in the database.
   std::string page_token_key;
+
+  // The HTTP/JSON API and admin page (docs/http.md): 0 off, -1 a free port.
+  int http_port = 0;
+  std::string http_host = "[::]";
+  int http_threads = 2;
+  // To read one request (header and body) or write one answer; a slower
+  // client is disconnected.
+  double http_request_timeout_s = 30;
+  // Origins a browser may call the API from; empty: CORS off.
+  std::vector<std::string> http_cors_origins;
 
   bool reflection = true;
   int metrics_port = -1;  // -1: no metrics endpoint; 0: a free port

@@ -30,33 +30,14 @@ constexpr int kMaxPingStrikes = 2;
 absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> Credentials(
     const ServerConfig& config) {
   if (config.tls_cert.empty()) return grpc::InsecureServerCredentials();
-  TlsFiles files;
-  auto cert = ReadStartupFile(config.tls_cert);
-  if (!cert.ok()) return cert.status();
-  files.cert_chain = std::move(*cert);
-  if (!config.allow_readable_secrets) {
-    if (auto s = CheckSecretFilePermissions("--tls-key", config.tls_key);
-        !s.ok()) {
-      return s;
-    }
-  }
-  auto key = ReadStartupFile(config.tls_key);
-  if (!key.ok()) return key.status();
-  files.private_key = std::move(*key);
-  if (!config.tls_client_ca.empty()) {
-    auto ca = ReadStartupFile(config.tls_client_ca);
-    if (!ca.ok()) return ca.status();
-    files.client_ca = std::move(*ca);
-  }
-  if (auto s = CheckTlsFiles(files, config.tls_cert, config.tls_key,
-                             config.tls_client_ca);
-      !s.ok()) {
-    return s;
-  }
+  auto files =
+      LoadTlsFiles(config.tls_cert, config.tls_key, config.tls_client_ca,
+                   config.allow_readable_secrets);
+  if (!files.ok()) return files.status();
   grpc::SslServerCredentialsOptions options;
-  options.pem_key_cert_pairs.push_back({files.private_key, files.cert_chain});
-  if (!files.client_ca.empty()) {
-    options.pem_root_certs = files.client_ca;
+  options.pem_key_cert_pairs.push_back({files->private_key, files->cert_chain});
+  if (!files->client_ca.empty()) {
+    options.pem_root_certs = files->client_ca;
     options.client_certificate_request =
         GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;
   }

@@ -52,6 +52,10 @@ int main(int argc, char** argv) {
     spdlog::info("metrics on http://{}:{}/metrics", config.metrics_host,
                  server.metrics_port());
   }
+  if (server.http_port() > 0) {
+    // Before the tutorial's line, which stays the last: scripts wait for it.
+    std::printf("HTTP API on port %d\n", server.http_port());
+  }
   std::printf("Server started, listening on %d\n", server.port());
   std::fflush(stdout);
 

@@ -54,6 +54,8 @@ class ServerCore {
 
   // OK while the store answers; for health.
   absl::Status CheckStore() const { return store_->Check(); }
+  // The change feed's latest revision; 0 without one.
+  int64_t revision() const { return hub_ != nullptr ? hub_->published() : 0; }
   // Ends every open watch with UNAVAILABLE (a drain), at once.
   void CloseWatches();
   // Writes out access lines still buffered.

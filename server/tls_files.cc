@@ -7,6 +7,8 @@
 
 #include <memory>
 
+#include "server/secret_file.h"
+
 namespace users {
 namespace {
 
@@ -60,6 +62,34 @@ absl::Status CheckTlsFiles(const TlsFiles& files, const std::string& cert_path,
         ": no PEM certificate in it (expected -----BEGIN CERTIFICATE-----)");
   }
   return absl::OkStatus();
+}
+
+absl::StatusOr<TlsFiles> LoadTlsFiles(const std::string& cert_path,
+                                      const std::string& key_path,
+                                      const std::string& client_ca_path,
+                                      bool allow_readable_key) {
+  TlsFiles files;
+  auto cert = ReadStartupFile(cert_path);
+  if (!cert.ok()) return cert.status();
+  files.cert_chain = std::move(*cert);
+  if (!allow_readable_key) {
+    if (auto s = CheckSecretFilePermissions("--tls-key", key_path); !s.ok()) {
+      return s;
+    }
+  }
+  auto key = ReadStartupFile(key_path);
+  if (!key.ok()) return key.status();
+  files.private_key = std::move(*key);
+  if (!client_ca_path.empty()) {
+    auto ca = ReadStartupFile(client_ca_path);
+    if (!ca.ok()) return ca.status();
+    files.client_ca = std::move(*ca);
+  }
+  if (auto s = CheckTlsFiles(files, cert_path, key_path, client_ca_path);
+      !s.ok()) {
+    return s;
+  }
+  return files;
 }
 
 }  // namespace users

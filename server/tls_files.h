@@ -8,6 +8,7 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 
 namespace users {
 
@@ -23,6 +24,14 @@ struct TlsFiles {
 absl::Status CheckTlsFiles(const TlsFiles& files, const std::string& cert_path,
                            const std::string& key_path,
                            const std::string& client_ca_path);
+
+// Reads the files of --tls-cert, --tls-key and --tls-client-ca (empty: no
+// mutual TLS) and checks them as above; the key must be private to its
+// owner unless `allow_readable_key` (--allow-readable-secrets).
+absl::StatusOr<TlsFiles> LoadTlsFiles(const std::string& cert_path,
+                                      const std::string& key_path,
+                                      const std::string& client_ca_path,
+                                      bool allow_readable_key);
 
 }  // namespace users
 

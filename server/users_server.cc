@@ -16,7 +16,12 @@ constexpr auto kHealthInterval = std::chrono::seconds(1);
 UsersServer::UsersServer(ServerConfig config, int access_log_fd)
     : config_(std::move(config)),
       core_(std::make_unique<ServerCore>(config_, access_log_fd)),
-      grpc_(std::make_unique<GrpcFrontEnd>(config_, core_.get())) {}
+      grpc_(std::make_unique<GrpcFrontEnd>(config_, core_.get())) {
+  if (config_.http_port != 0) {
+    http_ = std::make_unique<HttpFrontEnd>(config_, core_.get(),
+                                           [this] { return Serving(); });
+  }
+}
 
 UsersServer::~UsersServer() {
   Shutdown(std::chrono::milliseconds(0));
@@ -32,6 +37,13 @@ absl::Status UsersServer::Start() {
       !s.ok()) {
     return s;
   }
+  if (http_ != nullptr) {
+    if (auto s = http_->Start(); !s.ok()) return s;
+  }
+  // The first check here, not on the health thread: a readiness probe
+  // right after start-up must not see NOT_SERVING for a store that answers.
+  store_ok_ = core_->CheckStore().ok();
+  UpdateHealth();
   if (auto s = StartMetricsEndpoint(); !s.ok()) return s;
   health_thread_ = std::thread([this] { MonitorHealth(); });
   return absl::OkStatus();
@@ -56,6 +68,10 @@ void UsersServer::UpdateHealth() {
   grpc_->SetServing(store_ok_ && accepting_ && !draining_);
 }
 
+bool UsersServer::Serving() const {
+  return store_ok_ && accepting_ && !draining_ && !stopping_.HasBeenNotified();
+}
+
 absl::Status UsersServer::StartMetricsEndpoint() {
   if (config_.metrics_port < 0) return absl::OkStatus();
   metrics_http_ = std::make_unique<httplib::Server>();
@@ -68,8 +84,7 @@ absl::Status UsersServer::StartMetricsEndpoint() {
   // soon as a drain starts, so they stop sending new calls here.
   metrics_http_->Get(
       "/readyz", [this](const httplib::Request&, httplib::Response& res) {
-        const bool serving = store_ok_ && accepting_ && !draining_ &&
-                             !stopping_.HasBeenNotified();
+        const bool serving = Serving();
         res.status = serving ? 200 : 503;
         res.set_content(serving ? "SERVING\n" : "NOT_SERVING\n", "text/plain");
       });
@@ -100,9 +115,11 @@ void UsersServer::Shutdown(std::chrono::milliseconds grace) {
   if (stopping_.HasBeenNotified()) return;
   stopping_.Notify();
   grpc_->StopAccepting();
+  if (http_ != nullptr) http_->StopAccepting();
   // Open watch streams end now with UNAVAILABLE, so their clients reconnect
   // elsewhere instead of holding the drain for the whole grace period.
   core_->CloseWatches();
+  if (http_ != nullptr) http_->Shutdown(grace);
   grpc_->Shutdown(grace);
 }
 
@@ -110,6 +127,7 @@ void UsersServer::Wait() {
   if (waited_) return;
   waited_ = true;
   grpc_->Wait();
+  if (http_ != nullptr) http_->Wait();
   // Every call's access line is out before the caller logs "stopped".
   core_->FlushAccessLog();
   if (health_thread_.joinable()) health_thread_.join();

@@ -1,6 +1,7 @@
 // The whole service as one object, wired from a ServerConfig: a ServerCore
-// (storage, logic, what every call pipeline shares) and its front ends (the
-// gRPC one, server/grpc_front_end.h), plus health, the metrics endpoint and
+// (storage, logic, what every call pipeline shares) and its front ends (gRPC,
+// server/grpc_front_end.h; HTTP/JSON with --http-port,
+// server/http_front_end.h), plus health, the metrics endpoint and
 // the drain. main() owns one; tests start one in-process on a free port.
 //
 // Start-up: open the store, then serve with health NOT_SERVING until the
@@ -21,6 +22,7 @@
 #include "absl/synchronization/notification.h"
 #include "server/config.h"
 #include "server/grpc_front_end.h"
+#include "server/http_front_end.h"
 #include "server/server_core.h"
 
 namespace httplib {
@@ -43,6 +45,8 @@ class UsersServer {
   absl::Status Start();
   int port() const { return grpc_->port(); }
   int metrics_port() const { return metrics_port_; }
+  // The HTTP API's port; 0 when it is off.
+  int http_port() const { return http_ != nullptr ? http_->port() : 0; }
 
   // Reports NOT_SERVING (grpc.health.v1 and /readyz) while still serving
   // every call, so that balancers move traffic away before Shutdown.
@@ -58,11 +62,13 @@ class UsersServer {
   void MonitorHealth();
   // Health is SERVING while the store answers and connections are accepted.
   void UpdateHealth();
+  bool Serving() const;
 
   ServerConfig config_;
   // Destroyed in reverse order: the front end stops before the core.
   std::unique_ptr<ServerCore> core_;
   std::unique_ptr<GrpcFrontEnd> grpc_;
+  std::unique_ptr<HttpFrontEnd> http_;  // null: --http-port 0
 
   std::unique_ptr<httplib::Server> metrics_http_;
   std::thread metrics_thread_;

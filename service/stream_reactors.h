@@ -28,9 +28,9 @@ namespace users {
 // WatchUsers: replay from the stored log, then live events from the change
 // feed, by the directory's WatchSession. Writes serialized UserEvents. The
 // directory must have a change feed. A watch "from now" names in its
-// initial metadata (kWatchStartRevisionHeader) the revision it starts after,
+// initial metadata (kWatchStartRevisionHeader, directory/watch_session.h)
+// the revision it starts after,
 // so that a client can resume it elsewhere before any event has come.
-inline constexpr char kWatchStartRevisionHeader[] = "x-watch-start-revision";
 grpc::ServerWriteReactor<grpc::ByteBuffer>* NewWatchReactor(
     Directory* directory, const user::WatchUsersRequest& request,
     grpc::CallbackServerContext* context, CallInterceptor call,

@@ -15,6 +15,7 @@ import time
 SERVER_BIN = os.environ.get("USERS_SERVER_BIN", "build/server/users-server")
 CLIENT_BIN = os.environ.get("USERS_CLIENT_BIN", "build/client/users-client")
 STARTED = re.compile(rb"Server started, listening on (\d+)")
+HTTP_STARTED = re.compile(rb"HTTP API on port (\d+)")
 
 
 class Server:
@@ -52,6 +53,8 @@ class Server:
             m = STARTED.search(buf)
             if m:
                 self.start_line = buf.decode(errors="replace").strip()
+                http = HTTP_STARTED.search(buf)
+                self.http_port = int(http.group(1)) if http else None
                 return int(m.group(1))
         self.kill()
         raise RuntimeError(f"server did not start: {self.cmd}\n"
