@@ -73,6 +73,7 @@ bench: build
 	BUILD_DIR=$(CURDIR)/$(BUILD_DIR) QUICK=$(QUICK) /usr/bin/python3 bench/run_bench.py
 	BUILD_DIR=$(CURDIR)/$(BUILD_DIR) QUICK=$(QUICK) scripts/with-postgres.sh /usr/bin/python3 bench/postgres_bench.py
 	BUILD_DIR=$(CURDIR)/$(BUILD_DIR) QUICK=$(QUICK) scripts/with-postgres.sh /usr/bin/python3 bench/cluster_bench.py
+	BUILD_DIR=$(CURDIR)/$(BUILD_DIR) QUICK=$(QUICK) /usr/bin/python3 bench/http_bench.py
 
 # The unit names the installed paths, which cmake fixes when it configures:
 # a build configured for another prefix is configured again first (cheap; no

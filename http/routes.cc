@@ -8,28 +8,36 @@ namespace {
 
 constexpr RouteInfo kRoutes[] = {
     {RouteKind::kGetUser, "GET", "/v1/users/{id}", "/user.Users/GetUser",
-     "Get one user"},
+     "Get one user", "user.GetUserRequest", "", "user.User"},
     {RouteKind::kUpdateUser, "PATCH", "/v1/users/{id}",
-     "/user.Users/UpdateUser", "Update the fields an update mask names"},
+     "/user.Users/UpdateUser", "Update the fields an update mask names",
+     "user.UpdateUserRequest", "user", "user.User"},
     {RouteKind::kDeleteUser, "DELETE", "/v1/users/{id}",
-     "/user.Users/DeleteUser", "Delete a user, at a version"},
+     "/user.Users/DeleteUser", "Delete a user, at a version",
+     "user.DeleteUserRequest", "", "google.protobuf.Empty"},
     {RouteKind::kListUsers, "GET", "/v1/users", "/user.Users/ListUsers",
-     "List users in pages, by name prefix"},
+     "List users in pages, by name prefix", "user.ListUsersRequest", "",
+     "user.ListUsersResponse"},
     {RouteKind::kCreateUser, "POST", "/v1/users", "/user.Users/CreateUser",
-     "Create a user"},
+     "Create a user", "user.CreateUserRequest", "user", "user.User"},
     {RouteKind::kBatchGetUsers, "GET", "/v1/users:batchGet",
-     "/user.Users/LookupUsers", "Get several users, an answer per id"},
+     "/user.Users/LookupUsers", "Get several users, an answer per id", "", "",
+     "user.http.BatchGetUsersResponse"},
     {RouteKind::kImportUsers, "POST", "/v1/users:import",
-     "/user.Users/ImportUsers", "Import users from CSV or JSON Lines"},
+     "/user.Users/ImportUsers", "Import users from CSV or JSON Lines", "", "",
+     "user.ImportUsersResponse"},
     {RouteKind::kWatchUsers, "GET", "/v1/users:watch", "/user.Users/WatchUsers",
-     "The change feed, as Server-Sent Events"},
+     "The change feed, as Server-Sent Events", "user.WatchUsersRequest", "",
+     "user.UserEvent"},
     {RouteKind::kTutorialListUser, "GET", "/v1/tutorial/users/{id}",
-     "/user.Users/ListUser", "The tutorial's ListUser"},
+     "/user.Users/ListUser", "The tutorial's ListUser", "user.UserRequest", "",
+     "user.UserResponse"},
     {RouteKind::kOpenApi, "GET", "/v1/openapi.json", "",
-     "This API's OpenAPI 3 document"},
+     "This API's OpenAPI 3 document", "", "", ""},
     {RouteKind::kStatus, "GET", "/v1/status", "",
-     "The server's health, version and revision"},
-    {RouteKind::kAdminPage, "GET", "/", "", "The admin page"},
+     "The server's health, version and revision", "", "",
+     "user.http.ServerStatus"},
+    {RouteKind::kAdminPage, "GET", "/", "", "The admin page", "", "", ""},
 };
 
 constexpr std::string_view kIdParam = "{id}";
@@ -64,7 +72,7 @@ absl::StatusOr<Route> MatchRoute(std::string_view method,
                                  std::string_view path) {
   // Everything outside the API is the admin page's: "/" and its assets.
   if (!path.starts_with(kApiPrefix)) {
-    if (method != "GET" && method != "HEAD") {
+    if (method != "GET") {
       return absl::UnimplementedError(std::string(method) + " " +
                                       std::string(path) +
                                       " is not served; the page takes GET");

@@ -35,6 +35,12 @@ struct RouteInfo {
   std::string_view template_;  // "/v1/users/{id}"
   std::string_view rpc;        // "/user.Users/GetUser"; empty for no RPC
   std::string_view summary;    // one line, for the OpenAPI document
+  // Protobuf full names, for the OpenAPI document: the request message whose
+  // fields the query (and path) fill, the field the JSON body fills ("" for
+  // none), and the answer. Empty where the route has none.
+  std::string_view request;
+  std::string_view body;
+  std::string_view response;
 };
 
 // Every route, in the order they are documented.

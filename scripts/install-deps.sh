@@ -18,6 +18,7 @@ packages=(
   openssl procps
   haproxy  # the load balancer the cluster tests put in front of replicas
   libboost1.74-dev  # Beast and Asio: the HTTP/JSON front end (header-only)
+  chromium  # the admin page's browser test (driven by playwright-core from npm)
 )
 if [[ "${1:-}" == "bench" ]]; then
   packages+=(

@@ -11,6 +11,7 @@
 #include "http/cors.h"
 #include "http/json_api.h"
 #include "http/json_mapping.h"
+#include "http/openapi.h"
 #include "http/routes.h"
 #include "http/status_mapping.h"
 #include "middleware/metrics.h"
@@ -178,6 +179,68 @@ TEST(HttpCorsTest, OffUnlessTheOriginIsListed) {
   EXPECT_EQ(headers[0].second, "https://a.example");
   EXPECT_EQ(on.Preflight("https://a.example").status, 204);
   EXPECT_EQ(on.Preflight("https://b.example").status, 403);
+}
+
+TEST(HttpOpenApiTest, DocumentsEveryRouteAndOnlyRealParameters) {
+  const auto doc = nlohmann::json::parse(OpenApiDocument("9.9.9"));
+  EXPECT_EQ(doc["openapi"], "3.0.3");
+  EXPECT_EQ(doc["info"]["version"], "9.9.9");
+  size_t operations = 0;
+  for (const auto& [path, methods] : doc["paths"].items()) {
+    operations += methods.size();
+  }
+  EXPECT_EQ(operations, AllRoutes().size());
+  for (const RouteInfo& info : AllRoutes()) {
+    std::string method(info.method);
+    for (char& c : method) c = static_cast<char>(std::tolower(c));
+    const std::string path(info.template_);
+    ASSERT_TRUE(doc["paths"].contains(path)) << path;
+    ASSERT_TRUE(doc["paths"][path].contains(method)) << method << " " << path;
+    const auto& operation = doc["paths"][path][method];
+    // Every query parameter it names is one the server takes.
+    for (const auto& parameter :
+         operation.value("parameters", nlohmann::json::array())) {
+      const std::string name = parameter["name"];
+      if (parameter["in"] == "path") {
+        EXPECT_NE(path.find("{" + name + "}"), std::string::npos) << path;
+      }
+      if (parameter["in"] != "query") continue;
+      std::string value = "1";
+      const auto& schema = parameter["schema"];
+      if (schema.value("type", "") == "boolean") value = "true";
+      if (schema.value("type", "") == "array") {
+        EXPECT_EQ(info.kind, RouteKind::kBatchGetUsers) << name;
+        continue;
+      }
+      const auto* type = google::protobuf::DescriptorPool::generated_pool()
+                             ->FindMessageTypeByName(std::string(info.request));
+      ASSERT_NE(type, nullptr) << info.request;
+      std::unique_ptr<google::protobuf::Message> request(
+          google::protobuf::MessageFactory::generated_factory()
+              ->GetPrototype(type)
+              ->New());
+      EXPECT_TRUE(MergeQuery({{name, value}}, request.get()).ok())
+          << path << " ?" << name;
+    }
+    if (!info.response.empty() && info.kind != RouteKind::kWatchUsers) {
+      const std::string ref =
+          operation["responses"]["200"]["content"]["application/json"]["schema"]
+              .value("$ref", "");
+      if (info.response != "google.protobuf.Empty") {
+        EXPECT_EQ(ref, "#/components/schemas/" + std::string(info.response));
+        EXPECT_TRUE(
+            doc["components"]["schemas"].contains(std::string(info.response)));
+      }
+    }
+  }
+  // The parameters each GET takes, as a client would read them.
+  const auto& list = doc["paths"]["/v1/users"]["get"]["parameters"];
+  std::set<std::string> names;
+  for (const auto& p : list) {
+    if (p["in"] == "query") names.insert(p["name"]);
+  }
+  EXPECT_EQ(names,
+            (std::set<std::string>{"pageSize", "pageToken", "namePrefix"}));
 }
 
 class JsonApiTest : public ::testing::Test {
