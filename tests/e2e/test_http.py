@@ -77,6 +77,8 @@ class SseReader:
                 data.append(value)
 
     def close(self):
+        # The response holds the socket open too: both, or no FIN is sent.
+        self.response.close()
         self.conn.close()
 
 
@@ -482,6 +484,43 @@ class HttpTlsTest(unittest.TestCase):
                 with socket.create_connection(("127.0.0.1", s.http_port), timeout=10) as raw:
                     raw.sendall(b"GET /v1/status HTTP/1.1\r\nHost: x\r\n\r\n")
                     self.assertNotIn(b"200 OK", raw.recv(200))
+
+
+class HttpAdmissionTest(unittest.TestCase):
+    def test_max_inflight_is_429_over_http_too(self):
+        # An open watch is a call in flight; with --max-inflight 1 the next
+        # call is refused at once, as over gRPC.
+        with Server(args=["--http-port", "-1", "--max-inflight", "1"]) as s:
+            watch = SseReader(s.http_port)
+            self.assertEqual(watch.status, 200)
+            status, _, body = call(s.http_port, "GET", "/v1/users/1")
+            self.assertEqual((status, body["code"]), (429, 8))
+            watch.close()
+            self.assertTrue(wait_for(lambda: call(s.http_port, "GET", "/v1/users/1")[0] == 404))
+
+
+class HttpMutualTlsTest(unittest.TestCase):
+    def test_client_certificates_are_required(self):
+        with tempfile.TemporaryDirectory() as d:
+            certs.make_ca(d, "ca")
+            cert, key = certs.make_cert(d, "ca", "server", server=True)
+            client_cert, client_key = certs.make_cert(d, "ca", "client")
+            ca = os.path.join(d, "ca.pem")
+            with Server(args=["--http-port", "-1", "--tls-cert", cert, "--tls-key", key,
+                              "--tls-client-ca", ca]) as s:
+                context = ssl.create_default_context(cafile=ca)
+                conn = http.client.HTTPSConnection("127.0.0.1", s.http_port,
+                                                   context=context, timeout=10)
+                with self.assertRaises((ssl.SSLError, ConnectionError, OSError)):
+                    conn.request("GET", "/v1/status")
+                    conn.getresponse().read()
+                conn.close()
+                context.load_cert_chain(client_cert, client_key)
+                conn = http.client.HTTPSConnection("127.0.0.1", s.http_port,
+                                                   context=context, timeout=10)
+                conn.request("GET", "/v1/status")
+                self.assertEqual(conn.getresponse().status, 200)
+                conn.close()
 
 
 class HttpCorsTest(unittest.TestCase):
