@@ -192,6 +192,7 @@ function openEditor(user) {
   state.editing = user || null;
   clearFieldErrors();
   showMessage("");
+  $("editor-notice").textContent = "";
   for (const f of FIELDS) $(`f-${f}`).value = user ? user[f] : "";
   $("editor-title").textContent = user ? `Edit #${user.id} (version ${user.version})` : "New user";
   $("save").textContent = user ? "Save" : "Create";
@@ -322,12 +323,18 @@ function onEvent(event) {
   } else if (!upsertRow(user) && user.name.startsWith(state.prefix)) {
     reloadSoon();  // a new user that may belong on this page
   }
-  if (state.editing && state.editing.id === user.id &&
-      Number(user.version) > Number(state.editing.version)) {
-    showMessage(event.type === "DELETED"
-      ? "This user was deleted elsewhere."
-      : `This user was changed elsewhere (now version ${user.version}).`, "conflict");
-    $("reload-user").hidden = event.type === "DELETED";
+  // Its own element: the editor's message (a save's outcome) stays.
+  // A deletion carries the last version, so it is told by the id alone.
+  const editing = state.editing;
+  if (editing && editing.id === user.id) {
+    if (event.type === "DELETED") {
+      $("editor-notice").textContent = "This user was deleted elsewhere.";
+      $("reload-user").hidden = true;
+    } else if (Number(user.version) > Number(editing.version)) {
+      $("editor-notice").textContent =
+        `This user was changed elsewhere (now version ${user.version}).`;
+      $("reload-user").hidden = false;
+    }
   }
   $("status").textContent = $("status").textContent.replace(/revision \d+/,
     `revision ${state.revision}`);
@@ -376,6 +383,13 @@ async function watch() {
       if (!response.ok) {
         setFeedState(`refused: HTTP ${response.status}`);
         if (response.status === 401) return;
+        if (response.status === 400) {
+          // The revision we resume after is compacted away (OUT_OF_RANGE):
+          // what the page shows may have missed changes. Start from now and
+          // reload the table instead of retrying the same cursor forever.
+          cursor.last = null;
+          loadPage();
+        }
       } else {
         if (cursor.last === null) {
           cursor.last = response.headers.get("x-watch-start-revision");
@@ -385,7 +399,11 @@ async function watch() {
         let buffer = "";
         for (;;) {
           const { value, done } = await reader.read();
-          if (done || generation !== feedGeneration) break;
+          if (generation !== feedGeneration) {
+            reader.cancel();  // a newer feed replaced this one
+            return;
+          }
+          if (done) break;
           buffer += value;
           let end;
           while ((end = buffer.indexOf("\n\n")) >= 0) {

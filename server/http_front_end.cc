@@ -52,6 +52,8 @@ using namespace std::chrono_literals;
 constexpr auto kHeartbeat = 15s;
 constexpr uint32_t kHeaderLimit = 16 * 1024;
 constexpr size_t kReadChunk = 64 * 1024;
+// What a closing connection reads and drops before it closes (Linger).
+constexpr size_t kMaxLinger = 1 << 20;
 // Not boost::none: Beast 1.74 compares a Content-Length with the optional
 // limit itself, and any length is greater than none.
 constexpr uint64_t kNoBodyLimit = std::numeric_limits<uint64_t>::max();
@@ -170,6 +172,22 @@ class HttpFrontEnd::Impl {
   std::vector<CallObserver*> observers_;
   const std::string openapi_ = OpenApiDocument(ProjectVersion());
   const CorsPolicy cors_;
+  // Destroyed after the loops below (declared first): a connection freed
+  // with its loop still unregisters itself and uses the TLS context.
+  std::optional<ssl::context> ssl_;
+  absl::Mutex mu_;
+  absl::flat_hash_map<ConnectionBase*, std::weak_ptr<ConnectionBase>> live_
+      ABSL_GUARDED_BY(mu_);
+  std::chrono::steady_clock::time_point drain_deadline_ ABSL_GUARDED_BY(mu_);
+
+  struct Frame {
+    int64_t revision = -1;
+    std::shared_ptr<const std::string> text;
+  };
+  static constexpr size_t kFrames = 4096;  // recent events, by revision
+  absl::Mutex frames_mu_;
+  std::vector<Frame> frames_ = std::vector<Frame>(kFrames);
+
   // One event loop per thread, each connection on one of them: a
   // connection's handlers never run concurrently, so they need no strand
   // (whose lock and type-erased executor cost ~10% of a GetUser, measured
@@ -187,26 +205,12 @@ class HttpFrontEnd::Impl {
   // so that each returns once its last connection has closed.
   std::vector<net::executor_work_guard<net::io_context::executor_type>>
       idle_guards_;
-  std::optional<ssl::context> ssl_;
   tcp::acceptor acceptor_;
   net::steady_timer accept_retry_;
   std::vector<std::thread> threads_;
   std::atomic<bool> stopping_{false};
   int port_ = 0;
   bool waited_ = false;
-  std::chrono::steady_clock::time_point drain_deadline_ ABSL_GUARDED_BY(mu_);
-
-  struct Frame {
-    int64_t revision = -1;
-    std::shared_ptr<const std::string> text;
-  };
-  static constexpr size_t kFrames = 4096;  // recent events, by revision
-  absl::Mutex frames_mu_;
-  std::vector<Frame> frames_ = std::vector<Frame>(kFrames);
-
-  absl::Mutex mu_;
-  absl::flat_hash_map<ConnectionBase*, std::weak_ptr<ConnectionBase>> live_
-      ABSL_GUARDED_BY(mu_);
 };
 
 namespace {
@@ -270,6 +274,8 @@ class Connection final
 
   void ReadRequest() {
     if (impl_->stopping()) return Close();
+    // They point into the parser's last request, which emplace frees.
+    origin_ = path_ = query_ = {};
     parser_.emplace();
     parser_->header_limit(kHeaderLimit);
     // No limit while the header is read: Beast would check a Content-Length
@@ -332,21 +338,30 @@ class Connection final
                              std::move(response));
     }
     route_ = *route;
-    if (request[http::field::expect] == "100-continue" && !parser_->is_done()) {
-      // curl asks before sending a body over 1 MB; say go on.
-      auto go_on = std::make_shared<http::response<http::empty_body>>(
-          http::status::continue_, request.version());
-      Lowest().expires_after(impl_->request_timeout());
-      return http::async_write(
-          stream_, *go_on,
-          [self = this->shared_from_this(), go_on](beast::error_code ec,
-                                                   size_t) {
-            if (ec) return self->Close();
-            self->Lowest().expires_after(self->impl_->request_timeout());
-            self->RouteRequest();
-          });
-    }
+    // curl asks before sending a body over 1 MB. Said only once the request
+    // is known to be taken (its size, its admission), so that a refused one
+    // is answered before its body is sent.
+    expect_continue_ =
+        beast::iequals(request[http::field::expect], "100-continue") &&
+        !parser_->is_done();
     RouteRequest();
+  }
+
+  // Runs `next` (which reads the body), after a 100 Continue if the client
+  // waits for one.
+  template <typename Next>
+  void ContinueThen(Next next) {
+    if (!expect_continue_) return next();
+    expect_continue_ = false;
+    auto go_on = std::make_shared<http::response<http::empty_body>>(
+        http::status::continue_, parser_->get().version());
+    Lowest().expires_after(impl_->request_timeout());
+    http::async_write(stream_, *go_on,
+                      [self = this->shared_from_this(), go_on,
+                       next = std::move(next)](beast::error_code ec, size_t) {
+                        if (ec) return self->Close();
+                        next();
+                      });
   }
 
   void RouteRequest() {
@@ -369,7 +384,12 @@ class Connection final
           return TooLarge();
         }
         parser_->body_limit(impl_->config().max_message_bytes);
-        return ReadBody();
+        // The body gets the request timeout from here, not what the header
+        // left of it.
+        return ContinueThen([this] {
+          Lowest().expires_after(impl_->request_timeout());
+          ReadBody();
+        });
     }
   }
 
@@ -526,9 +546,13 @@ class Connection final
           return session_->Position();
         });
     if (!started.ok()) {
+      // Gone for good: a Wake already posted must find no session, or it
+      // would write SSE bytes into the keep-alive connection's next answer.
       session_->Unsubscribe();
+      session_.reset();
       return fail(started);
     }
+    watch_started_ = true;
     auto header = std::make_shared<http::response<http::empty_body>>(
         http::status::ok, parser_->get().version());
     header->set(http::field::server, "users-server");
@@ -585,7 +609,7 @@ class Connection final
   // Sends what the session has, coalesced into chunks; ends the stream with
   // an `end` event carrying its google.rpc.Status.
   void PumpWatch() {
-    if (session_ == nullptr || watch_writing_ || watch_ended_) return;
+    if (!watch_started_ || watch_writing_ || watch_ended_) return;
     std::optional<absl::Status> end = session_->Interrupted();
     thread_local user::UserEvent event;
     while (!end.has_value() && pending_.size() < kSseChunk) {
@@ -685,11 +709,13 @@ class Connection final
     import_ = std::make_unique<ImportState>();
     import_->deadline = admitted.deadline;
     parser_->body_limit(kNoBodyLimit);  // a stream: no limit but the rows'
-    ReadImport();
+    ContinueThen([this] { ReadImport(); });
   }
 
   void ReadImport() {
     if (parser_->is_done()) return OnImportBodyDone();
+    // Per chunk: an import may take long, but a stalled sender is cut off.
+    Lowest().expires_after(impl_->request_timeout());
     auto& body = parser_->get().body();
     body.data = chunk_;
     body.size = sizeof(chunk_);
@@ -834,13 +860,24 @@ class Connection final
     if (session_ != nullptr && !watch_ended_) {
       FinishWatchScope(absl::StatusCode::kCancelled);
     }
+    if (hard) {
+      closed_ = true;
+      Lowest().close();  // whatever is pending ends with operation_aborted
+      return;
+    }
     if (closed_) return;
     closed_ = true;
     beast::error_code ignored;
     if constexpr (std::is_same_v<Stream, TcpStream>) {
+      // A lingering close: with request bytes unread (an answer sent before
+      // the body, a 413), closing at once would send an RST that can
+      // destroy the answer before the client reads it. So: FIN, then read
+      // and drop what still comes, for a second at most.
       stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
-      stream_.close();
-    } else if (hard || watch_writing_) {
+      Linger(0);
+    } else if (watch_writing_ || watching_for_hang_up_) {
+      // A TLS close_notify would queue behind the pending write or the
+      // hang-up probe's read.
       Lowest().close();
     } else {
       Lowest().expires_after(1s);
@@ -849,6 +886,19 @@ class Connection final
             self->Lowest().close();
           });
     }
+  }
+
+  void Linger(size_t drained) {
+    if (drained == 0) Lowest().expires_after(1s);
+    if (watching_for_hang_up_ || drained > kMaxLinger) {
+      return Lowest().close();  // the probe reads already, or too much
+    }
+    Lowest().async_read_some(net::buffer(chunk_),
+                             [self = this->shared_from_this(), drained](
+                                 beast::error_code ec, size_t n) {
+                               if (ec) return self->Lowest().close();
+                               self->Linger(drained + n);
+                             });
   }
 
   using ChunksThenLast =
@@ -868,6 +918,7 @@ class Connection final
   bool keep_alive_ = true;
   bool waiting_ = false;  // for the next request: closed by a drain
   bool closed_ = false;
+  bool expect_continue_ = false;
 
   // Serve's handoff (see there).
   static constexpr int kServing = 0, kAnswered = 1, kReturned = 2;
@@ -880,6 +931,7 @@ class Connection final
   std::unique_ptr<WatchSession> session_;
   std::string pending_, sending_;
   std::unique_ptr<ChunksThenLast> chunks_;
+  bool watch_started_ = false;  // its header is out: events may follow
   bool watch_writing_ = false;
   bool watch_ended_ = false;
   bool watching_for_hang_up_ = false;

@@ -320,6 +320,37 @@ class HttpApiTest(unittest.TestCase):
                                headers={"Last-Event-ID": "abc"})
         self.assertEqual(status, 400)
 
+    def test_a_refused_watch_leaves_its_connection_clean(self):
+        # A watch refused after it subscribed (a resume point ahead of the
+        # log) while writes go on: the next answer on the same connection
+        # must be a clean one, with no stray event bytes in it.
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        try:
+            stop = threading.Event()
+            def writer():
+                i = 0
+                while not stop.is_set():
+                    create(self.port, f"churn-{uuid.uuid4().hex[:12]}")
+                    i += 1
+            t = threading.Thread(target=writer)
+            t.start()
+            try:
+                for _ in range(20):
+                    conn.request("GET", "/v1/users:watch",
+                                 headers={"Last-Event-ID": "999999999"})
+                    r = conn.getresponse()
+                    body = json.loads(r.read())
+                    self.assertEqual((r.status, body["code"]), (400, 11))
+                    conn.request("GET", "/v1/status")
+                    r = conn.getresponse()
+                    self.assertEqual(r.status, 200)
+                    self.assertTrue(json.loads(r.read())["serving"])
+            finally:
+                stop.set()
+                t.join()
+        finally:
+            conn.close()
+
     def test_slow_and_broken_clients_do_not_stop_the_others(self):
         # A client that never finishes its header is cut off after
         # --http-request-timeout (2 s); meanwhile others are served.
@@ -480,10 +511,21 @@ class HttpTlsTest(unittest.TestCase):
                 self.assertEqual((r.status, json.loads(r.read())),
                                  (200, {"details": [{"id": 2, "value": "tls"}]}))
                 conn.close()
+                # A TLS watcher that never closes does not hold the shutdown.
+                watch = http.client.HTTPSConnection("127.0.0.1", s.http_port,
+                                                    context=context, timeout=20)
+                watch.request("GET", "/v1/users:watch")
+                stream = watch.getresponse()
+                self.assertEqual(stream.status, 200)
                 # Plain HTTP to the TLS port gets nowhere.
                 with socket.create_connection(("127.0.0.1", s.http_port), timeout=10) as raw:
                     raw.sendall(b"GET /v1/status HTTP/1.1\r\nHost: x\r\n\r\n")
                     self.assertNotIn(b"200 OK", raw.recv(200))
+                started = time.monotonic()
+                s.proc.terminate()
+                self.assertEqual(s.proc.wait(timeout=30), 0)
+                self.assertLess(time.monotonic() - started, 15)
+                watch.close()
 
 
 class HttpAdmissionTest(unittest.TestCase):
@@ -540,6 +582,19 @@ class HttpCorsTest(unittest.TestCase):
             status, _, _ = call(s.http_port, "OPTIONS", "/v1/users", headers={
                 "Origin": "https://evil.example", "Access-Control-Request-Method": "POST"})
             self.assertEqual(status, 403)
+            # A malformed request after one with an Origin, on one connection:
+            # the answer must not reuse the earlier request's headers.
+            with socket.create_connection(("127.0.0.1", s.http_port), timeout=10) as raw:
+                raw.sendall(b"GET /v1/status HTTP/1.1\r\nHost: x\r\n"
+                            b"Origin: https://admin.example\r\n\r\n")
+                first = b""
+                while b"}" not in first:
+                    first += raw.recv(4096)
+                raw.sendall(b"BROKEN\r\n\r\n")
+                second = raw.recv(4096)
+                self.assertTrue(second.startswith(b"HTTP/1.1 400"), second)
+                self.assertNotIn(b"access-control-allow-origin", second.lower())
+            self.assertEqual(call(s.http_port, "GET", "/v1/status")[0], 200)
 
 
 class HttpShutdownTest(unittest.TestCase):
