@@ -7,6 +7,7 @@
 #                  example environment file under PREFIX (/usr/local), staged
 #                  under DESTDIR when set
 #   make certs     throwaway TLS certificates for trying TLS, in CERTS_DIR (certs)
+#   make fuzz      the libFuzzer targets, FUZZ_SECONDS (60) each (docs/reliability.md)
 #   make run-postgres  the server on a throwaway PostgreSQL cluster; Ctrl-C
 #                      stops both and removes the cluster
 #   make run-cluster   3 replicas on a throwaway PostgreSQL behind haproxy;
@@ -21,7 +22,7 @@ PREFIX ?= /usr/local
 DESTDIR ?=
 CERTS_DIR ?= certs
 
-.PHONY: all deps build run run-postgres run-cluster test test-asan bench clean format install certs
+.PHONY: all deps build run run-postgres run-cluster test test-asan bench clean format install certs fuzz
 QUICK ?= 0
 
 all: build
@@ -63,6 +64,13 @@ test-asan: deps
 	  LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp \
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  ctest --output-on-failure -j $(JOBS) --timeout 900
+
+# libFuzzer targets (fuzz/), built with clang in their own tree and run for
+# FUZZ_SECONDS each; non-zero exit on any crash, leak or timeout.
+FUZZ_SECONDS ?= 60
+fuzz:
+	@scripts/install-deps.sh fuzz
+	FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_BUILD_DIR=$(BUILD_DIR)-fuzz scripts/fuzz.sh
 
 # Benchmarks (not part of `make test`): users-server against every baseline,
 # written to bench/results/. QUICK=1 for a short run.

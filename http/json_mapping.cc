@@ -54,7 +54,19 @@ const FieldDescriptor* FindField(const google::protobuf::Descriptor* type,
   return type->FindFieldByName(name);
 }
 
-absl::Status BadParameter(const std::string& name, std::string description) {
+bool IsUtf8(const std::string& text) {
+  try {
+    (void)nlohmann::json(text).dump();
+    return true;
+  } catch (const nlohmann::json::exception&) {
+    return false;
+  }
+}
+
+absl::Status BadParameter(const std::string& given, std::string description) {
+  // A status's text must be UTF-8 (it is a protobuf string on the wire):
+  // a name that is not is not echoed (found by the http_request fuzzer).
+  const std::string name = IsUtf8(given) ? given : "(not UTF-8)";
   const std::string message =
       "invalid query parameter " + name + ": " + description;
   return InvalidArgumentError(message, {{name, std::move(description)}});
@@ -160,6 +172,15 @@ absl::Status ParseJsonBody(std::string_view body,
     }
     return absl::InvalidArgumentError("malformed JSON body at byte " +
                                       std::to_string(e.byte) + ": " + why);
+  } catch (const nlohmann::json::exception& e) {
+    // out_of_range for a number past a double, 1e999 (found by
+    // fuzz/http_request_fuzzer.cc): "[json.exception.out_of_range.406]
+    // number overflow parsing '1e999'".
+    std::string why = e.what();
+    if (const size_t tag = why.find("] "); tag != std::string::npos) {
+      why.erase(0, tag + 2);
+    }
+    return absl::InvalidArgumentError("malformed JSON body: " + why);
   }
   google::protobuf::util::JsonParseOptions options;
   options.ignore_unknown_fields = false;

@@ -20,6 +20,9 @@ packages=(
   libboost1.74-dev  # Beast and Asio: the HTTP/JSON front end (header-only)
   chromium  # the admin page's browser test (driven by playwright-core from npm)
 )
+if [[ "${1:-}" == "fuzz" ]]; then
+  packages+=(clang)  # libFuzzer comes with it
+fi
 if [[ "${1:-}" == "bench" ]]; then
   packages+=(
     nghttp2-client util-linux gnuplot-nox linux-perf

@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "directory/import_rows.h"
 #include "http/cors.h"
 #include "http/json_api.h"
 #include "http/json_mapping.h"
@@ -130,6 +131,21 @@ TEST(HttpMappingTest, QueryRefusesWhatIsNotTheRequests) {
   EXPECT_FALSE(ParseQuery("a=%4").ok());
 }
 
+TEST(HttpMappingTest, WhatTheFuzzersFound) {
+  // A number past a double: nlohmann throws out_of_range, not parse_error.
+  user::User u;
+  auto overflow = ParseJsonBody(R"({"name": 1e999})", &u);
+  EXPECT_EQ(overflow.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(overflow.message()), HasSubstr("overflow"));
+  // A parameter name that is not UTF-8 is not echoed into the status.
+  user::ListUsersRequest request;
+  auto bad_name = MergeQuery({{"\xff\xfe", "1"}}, &request);
+  ASSERT_EQ(bad_name.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NO_THROW((void)nlohmann::json(std::string(bad_name.message())).dump());
+  EXPECT_NO_THROW(
+      (void)nlohmann::json(GetFieldViolations(bad_name)[0].field).dump());
+}
+
 TEST(HttpMappingTest, FieldMaskAndBoolFromTheQuery) {
   user::UpdateUserRequest update;
   ASSERT_TRUE(MergeQuery({{"updateMask", "email,displayName"}}, &update).ok());
@@ -154,6 +170,14 @@ TEST(HttpMappingTest, BodyErrorsSayWhat) {
   ASSERT_TRUE(
       ParseJsonBody("{\"name\":\"ann\",\"displayName\":\"A\"}", &u).ok());
   EXPECT_EQ(u.display_name(), "A");
+}
+
+TEST(ImportRowsTest, ANumberPastADoubleFailsItsRowAlone) {
+  ImportRows rows;
+  auto row = rows.Line(R"({"name": "a", "n": 888888e888})");
+  ASSERT_TRUE(row.ok());
+  EXPECT_EQ(row->error.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(row->error.message()), HasSubstr("line 1"));
 }
 
 TEST(HttpTimeoutTest, Forms) {

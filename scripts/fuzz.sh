@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# make fuzz: builds the libFuzzer targets of fuzz/ with clang in their own
+# tree and runs each for FUZZ_SECONDS; exits non-zero on any crash, leak or
+# timeout. One line per target, then
+#   fuzz: <targets> targets, <execs> execs, <crashes> crashes
+#   FUZZ_SECONDS=60  FUZZ_BUILD_DIR=build-fuzz  scripts/fuzz.sh
+set -euo pipefail
+seconds=${FUZZ_SECONDS:-60}
+root=$(cd "$(dirname "$0")/.." && pwd)
+dir=$(realpath -m "${FUZZ_BUILD_DIR:-$root/build-fuzz}")
+
+cmake -S "$root" -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  -DCMAKE_CXX_COMPILER=clang++ -DUSERS_FUZZ=ON \
+  -DUSERS_BUILD_TESTS=OFF -DUSERS_BUILD_BENCHMARKS=OFF >/dev/null
+cmake --build "$dir" -j "$(nproc)" --target fuzzers
+
+targets=0 total=0 crashes=0
+for fuzzer in "$dir"/fuzz/*_fuzzer; do
+  name=$(basename "$fuzzer" _fuzzer)
+  # New inputs go to the build tree's corpus; the seeds stay as committed.
+  corpus="$dir/fuzz/corpus/$name" artifacts="$dir/fuzz/artifacts/$name/"
+  mkdir -p "$corpus" "$artifacts"
+  log="$dir/fuzz/$name.log"
+  status=0
+  "$fuzzer" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
+    -print_final_stats=1 -artifact_prefix="$artifacts" \
+    "$corpus" "$root/fuzz/corpus/$name" >"$log" 2>&1 || status=$?
+  execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' || true)
+  edges=$(grep -o 'cov: [0-9]*' "$log" | tail -1 | grep -o '[0-9]*' || true)
+  if ((status != 0)); then
+    crashes=$((crashes + 1))
+    echo "fuzz: $name FAILED (exit $status), input in $artifacts, log $log"
+    grep -m 3 -E "ERROR|SUMMARY" "$log" || true
+  fi
+  echo "fuzz: $name: ${execs:-0} execs in ${seconds} s, ${edges:-0} edges covered"
+  targets=$((targets + 1)) total=$((total + ${execs:-0}))
+done
+echo "fuzz: $targets targets, $total execs, $crashes crashes"
+((crashes == 0))
