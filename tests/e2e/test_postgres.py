@@ -169,12 +169,14 @@ class TwoReplicas(unittest.TestCase):
             watcher.close()
 
     def test_the_client_spreads_calls_over_both_and_survives_one_going(self):
-        for i in range(6):
+        # 24 pages: round_robin sends to the second server only once its
+        # connection is ready, which under ASan took longer than 7 pages.
+        for i in range(24):
             create(self.sa, f"rr{i}")
         both = f"ipv4:{self.a.target},{self.b.target}"
         r = run_client("list", "--all", "--page-size", "1", "--json", target=both)
         self.assertEqual(r.returncode, 0, r.stderr)
-        self.assertEqual(len(json.loads(r.stdout)["users"]), 6)
+        self.assertEqual(len(json.loads(r.stdout)["users"]), 24)
         # round_robin (deploy/grpc-service-config.json): pages from both.
         self.assertTrue(wait_for(lambda: "/user.Users/ListUsers" in self.a.stderr()
                                  and "/user.Users/ListUsers" in self.b.stderr()),
