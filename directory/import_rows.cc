@@ -30,6 +30,13 @@ absl::StatusOr<std::vector<std::string>> SplitCsvLine(std::string_view line) {
   return fields;
 }
 
+std::string JsonErrorReason(std::string_view what) {
+  if (const size_t dash = what.find(" - "); dash != std::string_view::npos) {
+    what.remove_prefix(dash + 3);
+  }
+  return std::string(what.substr(0, what.find("; last read")));
+}
+
 absl::Status ImportRows::Where(std::string_view what) const {
   return absl::InvalidArgumentError("line " + std::to_string(line_) + ": " +
                                     std::string(what));
@@ -70,20 +77,9 @@ absl::StatusOr<ImportRows::Row> ImportRows::Line(std::string_view line) {
       j = nlohmann::json::parse(line);
     } catch (const nlohmann::json::exception& e) {
       // parse_error, and out_of_range for a number past a double (1e999:
-      // found by fuzz/import_rows_fuzzer.cc).
-      // "[json.exception.parse_error.101] parse error at line 1, column 9:
-      // syntax error while parsing value - invalid string: ill-formed
-      // UTF-8 byte; last read: ..." -> "invalid string: ill-formed UTF-8
-      // byte" (the line number is ours, and the bytes may not print).
-      std::string why = e.what();
-      if (const size_t dash = why.find(" - "); dash != std::string::npos) {
-        why.erase(0, dash + 3);
-      }
-      if (const size_t last = why.find("; last read");
-          last != std::string::npos) {
-        why.resize(last);
-      }
-      return Row{std::nullopt, Where("not valid JSON (" + why + ")")};
+      // found by fuzz/import_rows_fuzzer.cc). The line number is ours.
+      return Row{std::nullopt,
+                 Where("not valid JSON (" + JsonErrorReason(e.what()) + ")")};
     }
     if (!j.is_object()) return Row{std::nullopt, Where("not a JSON object")};
     auto get = [&](const char* key, const char* alt) -> std::string {

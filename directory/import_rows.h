@@ -23,6 +23,14 @@ namespace users {
 // quoted field may not span lines here.
 absl::StatusOr<std::vector<std::string>> SplitCsvLine(std::string_view line);
 
+// What nlohmann says is wrong with some JSON, without its prefix or the
+// bytes it last read, which may not be UTF-8 (a status message must be):
+// "[json.exception.parse_error.101] parse error at line 1, column 9: syntax
+// error while parsing value - invalid string: ill-formed UTF-8 byte; last
+// read: ..." -> "invalid string: ill-formed UTF-8 byte". Shared with the
+// HTTP API's body parser (http/json_mapping.cc).
+std::string JsonErrorReason(std::string_view what);
+
 class ImportRows {
  public:
   struct Row {

@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "directory/import_rows.h"
 #include "errors/errors.h"
 
 namespace users {
@@ -158,20 +159,9 @@ absl::Status ParseJsonBody(std::string_view body,
     const auto checked = nlohmann::json::parse(body);
     (void)checked;
   } catch (const nlohmann::json::parse_error& e) {
-    // "[json.exception.parse_error.101] parse error at line 1, column 9:
-    // syntax error while parsing value - invalid string: ill-formed UTF-8
-    // byte; last read: ..." -> "invalid string: ill-formed UTF-8 byte": the
-    // bytes last read may not be UTF-8, and a status message must be.
-    std::string why = e.what();
-    if (const size_t dash = why.find(" - "); dash != std::string::npos) {
-      why.erase(0, dash + 3);
-    }
-    if (const size_t last = why.find("; last read");
-        last != std::string::npos) {
-      why.resize(last);
-    }
     return absl::InvalidArgumentError("malformed JSON body at byte " +
-                                      std::to_string(e.byte) + ": " + why);
+                                      std::to_string(e.byte) + ": " +
+                                      JsonErrorReason(e.what()));
   } catch (const nlohmann::json::exception& e) {
     // out_of_range for a number past a double, 1e999 (found by
     // fuzz/http_request_fuzzer.cc): "[json.exception.out_of_range.406]

@@ -393,26 +393,35 @@ class Connection final
     }
   }
 
-  void ReadBody() {
-    if (parser_->is_done()) return Serve();
+  // Reads the body's next piece, up to a chunk, into chunk_; then
+  // (this->*on_read)(ec, bytes read) on this connection's loop. A full chunk
+  // is not an error here (Beast says need_buffer).
+  void ReadBodyChunk(void (Connection::*on_read)(beast::error_code, size_t)) {
     auto& body = parser_->get().body();
     body.data = chunk_;
     body.size = sizeof(chunk_);
-    http::async_read(
-        stream_, buffer_, *parser_,
-        [self = this->shared_from_this()](beast::error_code ec, size_t) {
-          self->OnBodyRead(ec);
-        });
+    http::async_read(stream_, buffer_, *parser_,
+                     [self = this->shared_from_this(), on_read](
+                         beast::error_code ec, size_t) {
+                       if (ec == http::error::need_buffer) ec = {};
+                       const size_t n = sizeof(self->chunk_) -
+                                        self->parser_->get().body().size;
+                       ((*self).*on_read)(ec, n);
+                     });
   }
 
-  void OnBodyRead(beast::error_code ec) {
-    if (ec == http::error::need_buffer) ec = {};
+  void ReadBody() {
+    if (parser_->is_done()) return Serve();
+    ReadBodyChunk(&Connection::OnBodyRead);
+  }
+
+  void OnBodyRead(beast::error_code ec, size_t n) {
     if (ec == http::error::body_limit) return TooLarge();
     if (ec) {
       if (Quiet(ec)) return Close();
       return Refuse(400, "malformed HTTP request body: " + ec.message());
     }
-    body_.append(chunk_, sizeof(chunk_) - parser_->get().body().size);
+    body_.append(chunk_, n);
     ReadBody();
   }
 
@@ -716,25 +725,16 @@ class Connection final
     if (parser_->is_done()) return OnImportBodyDone();
     // Per chunk: an import may take long, but a stalled sender is cut off.
     Lowest().expires_after(impl_->request_timeout());
-    auto& body = parser_->get().body();
-    body.data = chunk_;
-    body.size = sizeof(chunk_);
-    http::async_read(
-        stream_, buffer_, *parser_,
-        [self = this->shared_from_this()](beast::error_code ec, size_t) {
-          self->OnImportRead(ec);
-        });
+    ReadBodyChunk(&Connection::OnImportRead);
   }
 
-  void OnImportRead(beast::error_code ec) {
-    if (ec == http::error::need_buffer) ec = {};
+  void OnImportRead(beast::error_code ec, size_t n) {
     if (ec) {
       // Batches already committed stay; the summary cannot be sent.
       if (Quiet(ec)) return Close();
       return EndImport(absl::InvalidArgumentError(
           "malformed HTTP request body: " + ec.message()));
     }
-    const size_t n = sizeof(chunk_) - parser_->get().body().size;
     if (absl::Status fatal = FeedImport(std::string_view(chunk_, n));
         !fatal.ok()) {
       return EndImport(fatal);
