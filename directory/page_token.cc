@@ -22,6 +22,24 @@ absl::Status Invalid() {
 
 }  // namespace
 
+absl::StatusOr<PageCursor> ParsePageCursor(std::string_view payload) {
+  // v1:<after_id>:<prefix>
+  if (payload.substr(0, kVersion.size() + 1) != std::string(kVersion) + ":") {
+    return Invalid();
+  }
+  const std::string_view rest = payload.substr(kVersion.size() + 1);
+  const size_t colon = rest.find(':');
+  if (colon == std::string_view::npos) return Invalid();
+  PageCursor cursor;
+  const auto [ptr, ec] =
+      std::from_chars(rest.data(), rest.data() + colon, cursor.after_id);
+  if (ec != std::errc() || ptr != rest.data() + colon || cursor.after_id < 0) {
+    return Invalid();
+  }
+  cursor.name_prefix = std::string(rest.substr(colon + 1));
+  return cursor;
+}
+
 std::string PageTokenCodec::Mac(std::string_view payload) const {
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int length = 0;
@@ -56,21 +74,7 @@ absl::StatusOr<PageCursor> PageTokenCodec::Decode(
       0) {
     return Invalid();
   }
-  // v1:<after_id>:<prefix>
-  if (payload.substr(0, kVersion.size() + 1) != std::string(kVersion) + ":") {
-    return Invalid();
-  }
-  const std::string_view rest = payload.substr(kVersion.size() + 1);
-  const size_t colon = rest.find(':');
-  if (colon == std::string_view::npos) return Invalid();
-  PageCursor cursor;
-  const auto [ptr, ec] =
-      std::from_chars(rest.data(), rest.data() + colon, cursor.after_id);
-  if (ec != std::errc() || ptr != rest.data() + colon || cursor.after_id < 0) {
-    return Invalid();
-  }
-  cursor.name_prefix = std::string(rest.substr(colon + 1));
-  return cursor;
+  return ParsePageCursor(payload);
 }
 
 }  // namespace users

@@ -29,5 +29,19 @@ TEST(PageTokenTest, RejectsTamperingAndGarbage) {
   EXPECT_FALSE(PageTokenCodec("other key").Decode(token).ok());
 }
 
+TEST(PageTokenTest, PayloadParserTakesOnlyVersionIdAndPrefix) {
+  auto cursor = ParsePageCursor("v1:42:a:b");
+  ASSERT_TRUE(cursor.ok());
+  EXPECT_EQ(cursor->after_id, 42);
+  EXPECT_EQ(cursor->name_prefix, "a:b");
+  for (std::string_view bad :
+       {"", "v1", "v1:", "v1:42", "v2:42:", "v1:-1:", "v1: 4:", "v1:4x:",
+        "v1:99999999999999999999:", "V1:1:"}) {
+    EXPECT_EQ(ParsePageCursor(bad).status().code(),
+              absl::StatusCode::kInvalidArgument)
+        << bad;
+  }
+}
+
 }  // namespace
 }  // namespace users
