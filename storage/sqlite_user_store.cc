@@ -11,11 +11,14 @@
 #include <filesystem>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <system_error>
 #include <utility>
+#include <vector>
 
 #include <SQLiteCpp/SQLiteCpp.h>
 
+#include "absl/strings/str_join.h"
 #include "storage/like_pattern.h"
 #include "storage/request_record.h"
 
@@ -214,7 +217,38 @@ absl::Status StepWrite(SQLite::Database& db, SQLite::Statement& statement,
 }
 
 absl::Status FromException(const std::exception& e, std::string_view what) {
+  // A full disk is no outage a retry elsewhere would get past, and what
+  // frees it is the operator: RESOURCE_EXHAUSTED, as gRPC defines it for "the
+  // entire file system is out of space". Reads go on meanwhile.
+  if (const auto* sqlite = dynamic_cast<const SQLite::Exception*>(&e);
+      sqlite != nullptr && sqlite->getErrorCode() == SQLITE_FULL) {
+    return absl::ResourceExhaustedError(
+        std::string(what) +
+        ": the database's disk is full; writes resume once space is freed, "
+        "reads go on");
+  }
   return absl::UnavailableError(std::string(what) + ": " + e.what());
+}
+
+// The tables of a database that no migration of ours creates, comma
+// separated; any table at all in a database at schema version 0, which has
+// not been migrated yet.
+std::string ForeignTables(SQLite::Database& db, int version) {
+  static constexpr std::string_view kOurs[] = {"users", "events", "meta",
+                                               "secrets", "request_ids"};
+  SQLite::Statement tables(db,
+                           "SELECT name FROM sqlite_master WHERE type = "
+                           "'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE "
+                           "'\\' ORDER BY name");
+  std::vector<std::string> foreign;
+  while (tables.executeStep()) {
+    std::string name = tables.getColumn(0).getString();
+    if (version == 0 || std::find(std::begin(kOurs), std::end(kOurs), name) ==
+                            std::end(kOurs)) {
+      foreign.push_back(std::move(name));
+    }
+  }
+  return absl::StrJoin(foreign, ", ");
 }
 
 }  // namespace
@@ -304,11 +338,20 @@ absl::StatusOr<std::unique_ptr<SqliteUserStore>> SqliteUserStore::Open(
     {
       SQLite::Database db(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE,
                           kBusyTimeoutMs);
-      Configure(db, options);
+      // Before Configure, which would already switch another program's
+      // database to WAL.
       SQLite::Statement version_query(db, "PRAGMA user_version");
       version_query.executeStep();
       const int version = version_query.getColumn(0).getInt();
       version_query.reset();
+      if (auto foreign = ForeignTables(db, version); !foreign.empty()) {
+        return absl::FailedPreconditionError(
+            "database " + path +
+            " is not a users-server database: it holds tables users-server "
+            "never creates (" +
+            foreign + "); nothing was changed; choose another file with --db");
+      }
+      Configure(db, options);
       if (version > kSchemaVersion) {
         return absl::FailedPreconditionError(
             "database " + path + " has schema version " +

@@ -13,6 +13,7 @@ import os
 import random
 import re
 import sqlite3
+import subprocess
 import tempfile
 import threading
 import unittest
@@ -22,7 +23,7 @@ import grpc
 from google.protobuf import field_mask_pb2
 
 import pg
-from harness import Server, wait_for
+from harness import SERVER_BIN, Server, wait_for
 from service_protos import user_pb2, user_pb2_grpc
 
 CYCLES = int(os.environ.get("FAULT_CYCLES", "20"))
@@ -453,6 +454,115 @@ class ChangeFeedUnderFaults(FeedUnderFaults, unittest.TestCase):
 @unittest.skipUnless(ON_POSTGRES, "needs USERS_TEST_POSTGRES_URI")
 class PostgresChangeFeedUnderFaults(FeedUnderFaults, unittest.TestCase):
     pass
+
+
+@unittest.skipIf(ON_POSTGRES, "SQLite's own file")
+class DiskFull(unittest.TestCase):
+    """The database on a 1 MiB tmpfs that fills, then is grown (a remount):
+    writes fail with RESOURCE_EXHAUSTED, reads go on, nothing is corrupted
+    or lost, writes resume. Needs a mount (root); skipped where there is
+    none."""
+
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="users-disk-full-")
+        mounted = subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", "size=1m", "users-test", self.dir],
+            capture_output=True, text=True)
+        if mounted.returncode != 0:
+            os.rmdir(self.dir)
+            self.skipTest(f"no size-limited filesystem here: {mounted.stderr.strip()}")
+        self.server = None
+
+    def tearDown(self):
+        if self.server is not None:
+            self.server.__exit__(None, None, None)
+        subprocess.run(["umount", self.dir], check=True)
+        os.rmdir(self.dir)
+
+    def create(self, stub, i, request_id=None):
+        name = f"full{i}"
+        return stub.CreateUser(user_pb2.CreateUserRequest(
+            user=user_pb2.User(name=name, email=f"{name}@example.com",
+                               display_name="d" * 128),
+            request_id=request_id or str(uuid.uuid4())), timeout=30)
+
+    def test_a_full_disk_fails_writes_clearly_and_loses_nothing(self):
+        db = os.path.join(self.dir, "users.db")
+        self.server = Server(args=["--db", db])
+        created = {}
+        with grpc.insecure_channel(self.server.target) as channel:
+            stub = user_pb2_grpc.UsersStub(channel)
+            failure = None
+            for i in range(20000):
+                request_id = str(uuid.uuid4())
+                try:
+                    user = self.create(stub, i, request_id)
+                except grpc.RpcError as e:
+                    failure = e
+                    break
+                created[user.id] = user
+            self.assertIsNotNone(failure, "1 MiB never filled")
+            self.assertEqual(failure.code(), grpc.StatusCode.RESOURCE_EXHAUSTED,
+                             failure.details())
+            self.assertIn("disk is full", failure.details())
+            # Still full: the next write fails the same way, and reads go on.
+            with self.assertRaises(grpc.RpcError) as again:
+                self.create(stub, i + 1)
+            self.assertEqual(again.exception.code(),
+                             grpc.StatusCode.RESOURCE_EXHAUSTED)
+            self.assertEqual(list_all(stub), created)
+            self.assertEqual(stub.ListUser(user_pb2.UserRequest(id=1, name="r"),
+                                           timeout=10).details[0].value, "r")
+            # Space returns: the failed write, retried with its request_id,
+            # is applied once; more follow.
+            subprocess.run(["mount", "-o", "remount,size=64m", self.dir], check=True)
+            user = self.create(stub, i, request_id)
+            created[user.id] = user
+            for k in range(i + 2, i + 102):
+                user = self.create(stub, k)
+                created[user.id] = user
+            self.assertEqual(list_all(stub), created)
+        self.assertEqual(self.server.stop(), 0)
+        conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+        try:
+            self.assertEqual(conn.execute("PRAGMA integrity_check").fetchone()[0], "ok")
+            self.assertEqual(conn.execute("SELECT count(*) FROM users").fetchone()[0],
+                             len(created))
+        finally:
+            conn.close()  # or the filesystem stays busy
+        print(f"disk full: {len(created) - 101} users filled 1 MiB; writes "
+              f"RESOURCE_EXHAUSTED, reads served, {len(created)} users intact "
+              f"after the disk grew", flush=True)
+
+
+@unittest.skipIf(ON_POSTGRES, "SQLite's own file")
+class ForeignDatabase(unittest.TestCase):
+    def test_a_foreign_or_corrupt_db_is_refused_and_left_as_it_was(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            foreign = os.path.join(tmp, "shop.db")
+            conn = sqlite3.connect(foreign)
+            conn.execute("CREATE TABLE orders (id INTEGER PRIMARY KEY, total REAL)")
+            conn.execute("INSERT INTO orders VALUES (1, 9.5)")
+            conn.commit()
+            conn.close()
+            corrupt = os.path.join(tmp, "corrupt.db")
+            with open(corrupt, "wb") as f:
+                f.write(random.Random(7).randbytes(16384))
+            for path in (foreign, corrupt):
+                with open(path, "rb") as f:
+                    before = f.read()
+                run = subprocess.run(
+                    [SERVER_BIN, "--db", path, "--port", "0", "--metrics-port", "0"],
+                    capture_output=True, text=True, timeout=60)
+                self.assertNotEqual(run.returncode, 0, run.stderr)
+                self.assertIn("not a users-server database", run.stderr)
+                with open(path, "rb") as f:
+                    self.assertEqual(f.read(), before, f"{path} was changed")
+                # No -wal or -shm: it was never opened for writing. (The
+                # empty `<db>.lock` that keeps two servers apart stays.)
+                self.assertEqual(sorted(n for n in os.listdir(tmp)
+                                        if not n.endswith(".lock")),
+                                 ["corrupt.db", "shop.db"])
 
 
 if __name__ == "__main__":

@@ -3,7 +3,9 @@
 
 #include <atomic>
 #include <filesystem>
+#include <fstream>
 #include <functional>
+#include <iterator>
 #include <memory>
 #include <string>
 #include <thread>
@@ -582,6 +584,55 @@ TEST(SqliteUserStoreTest, RefusesNewerSchema) {
   }
   auto s = SqliteUserStore::Open(path.string());
   EXPECT_EQ(s.status().code(), absl::StatusCode::kFailedPrecondition);
+  std::filesystem::remove(path);
+}
+
+std::string FileBytes(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+// Another program's SQLite database, at its own schema version or at none:
+// refused before anything is written to it (not even the switch to WAL).
+TEST(SqliteUserStoreTest, RefusesAnotherProgramsDatabaseAndLeavesItAlone) {
+  for (const int their_version : {0, 2}) {
+    const auto path = std::filesystem::temp_directory_path() /
+                      ("users-foreign-" + std::to_string(::getpid()) + ".db");
+    std::filesystem::remove(path);
+    {
+      SQLite::Database db(path.string(),
+                          SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+      db.exec("CREATE TABLE orders (id INTEGER PRIMARY KEY, total REAL)");
+      db.exec("CREATE TABLE users (login TEXT)");
+      db.exec("INSERT INTO orders VALUES (1, 9.5)");
+      db.exec("PRAGMA user_version = " + std::to_string(their_version));
+    }
+    const std::string before = FileBytes(path);
+    auto s = SqliteUserStore::Open(path.string());
+    EXPECT_EQ(s.status().code(), absl::StatusCode::kFailedPrecondition);
+    EXPECT_NE(s.status().message().find("not a users-server database"),
+              absl::string_view::npos)
+        << s.status();
+    EXPECT_NE(s.status().message().find("orders"), absl::string_view::npos)
+        << s.status();
+    EXPECT_EQ(FileBytes(path), before) << "version " << their_version;
+    EXPECT_FALSE(std::filesystem::exists(path.string() + "-wal"));
+    std::filesystem::remove(path);
+  }
+}
+
+TEST(SqliteUserStoreTest, RefusesAFileThatIsNoDatabaseAndLeavesItAlone) {
+  const auto path = std::filesystem::temp_directory_path() /
+                    ("users-junk-" + std::to_string(::getpid()) + ".db");
+  std::string junk(8192, '\0');
+  for (size_t i = 0; i < junk.size(); ++i) junk[i] = static_cast<char>(i * 131);
+  { std::ofstream(path, std::ios::binary) << junk; }
+  auto s = SqliteUserStore::Open(path.string());
+  EXPECT_EQ(s.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(s.status().message().find("not a users-server database"),
+            absl::string_view::npos)
+      << s.status();
+  EXPECT_EQ(FileBytes(path), junk);
   std::filesystem::remove(path);
 }
 
