@@ -348,7 +348,7 @@ absl::StatusOr<std::unique_ptr<SqliteUserStore>> SqliteUserStore::Open(
         return absl::FailedPreconditionError(
             "database " + path +
             " is not a users-server database: it holds tables users-server "
-            "never creates (" +
+            "did not create (" +
             foreign + "); nothing was changed; choose another file with --db");
       }
       Configure(db, options);
