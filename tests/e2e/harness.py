@@ -90,6 +90,20 @@ class Server:
         self.tmp.cleanup()
 
 
+def open_fds(pid):
+    """How many descriptors process `pid` holds open."""
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def memory_kb(pid, key="VmRSS"):
+    """A /proc/<pid>/status memory figure in KiB (VmRSS, VmHWM, ...)."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith(key + ":"):
+                return int(line.split()[1])
+    raise KeyError(key)
+
+
 def run_client(*args, target=None, input=None, timeout=60, env=None):
     cmd = [CLIENT_BIN]
     if target:

@@ -11,7 +11,7 @@ import unittest
 import grpc
 
 from h2_peer import H2Call, grpc_frame
-from harness import SERVER_BIN, Server, wait_for
+from harness import SERVER_BIN, Server, memory_kb, open_fds, wait_for
 from health_protos import health_pb2, health_pb2_grpc
 from service_protos import user_pb2, user_pb2_grpc
 
@@ -38,18 +38,6 @@ def list_user(target, timeout=3.0):
             return grpc.StatusCode.OK
         except grpc.RpcError as e:
             return e.code()
-
-
-def open_fds(pid):
-    return len(os.listdir(f"/proc/{pid}/fd"))
-
-
-def memory_kb(pid, key):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith(key + ":"):
-                return int(line.split()[1])
-    raise KeyError(key)
 
 
 class Descriptors(unittest.TestCase):

@@ -27,7 +27,7 @@ import h2.connection
 import h2.events
 
 from h2_peer import H2Call, grpc_frame
-from harness import Server, wait_for
+from harness import Server, memory_kb, open_fds, wait_for
 from service_protos import user_pb2, user_pb2_grpc
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "scripts"))
@@ -39,16 +39,8 @@ from cluster import Cluster  # noqa: E402
 SANITIZED = "ASAN_OPTIONS" in os.environ
 
 
-def open_fds(pid):
-    return len(os.listdir(f"/proc/{pid}/fd"))
-
-
 def rss_mb(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    raise KeyError("VmRSS")
+    return memory_kb(pid) / 1024
 
 
 def read_to_eof(sock, timeout):

@@ -15,7 +15,7 @@ import uuid
 import grpc
 
 import certs
-from harness import Server, wait_for
+from harness import Server, memory_kb, wait_for
 from service_protos import user_pb2, user_pb2_grpc
 
 
@@ -373,14 +373,6 @@ class HttpApiTest(unittest.TestCase):
         self.assertEqual(call(self.port, "GET", "/v1/status")[0], 200)
 
 
-def rss_kib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise RuntimeError("no VmRSS")
-
-
 def import_body(port, body, headers=None, timeout=120):
     """POST /v1/users:import; `body` is bytes or an iterable of chunks (sent
     with chunked transfer encoding)."""
@@ -460,9 +452,9 @@ class HttpImportTest(unittest.TestCase):
                               for i in range(start, start + 5000)).encode()
         body_kib = sum(len(c) for c in chunks()) // 1024
         with Server(args=["--http-port", "-1"]) as s:
-            before = rss_kib(s.proc.pid)
+            before = memory_kb(s.proc.pid)
             status, summary = import_body(s.http_port, chunks())
-            after = rss_kib(s.proc.pid)
+            after = memory_kb(s.proc.pid)
         self.assertEqual(status, 200, summary)
         self.assertEqual((summary["created"], summary["failed"]), ("0", str(rows)))
         self.assertEqual(len(summary["errors"]), 100)  # the first hundred
