@@ -14,6 +14,7 @@
 #                      prints "cluster ready: lb=..." ; Ctrl-C stops all
 BUILD_DIR ?= build
 ASAN_BUILD_DIR ?= build-asan
+TSAN_BUILD_DIR ?= build-tsan
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 RUN_ARGS ?=
@@ -22,7 +23,7 @@ PREFIX ?= /usr/local
 DESTDIR ?=
 CERTS_DIR ?= certs
 
-.PHONY: all deps build run run-postgres run-cluster test test-asan bench clean format install certs fuzz
+.PHONY: all deps build run run-postgres run-cluster test test-asan test-tsan bench clean format install certs fuzz
 QUICK ?= 0
 
 all: build
@@ -65,6 +66,17 @@ test-asan: deps
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  ctest --output-on-failure -j $(JOBS) --timeout 900
 
+# ThreadSanitizer over the code free of grpc++ (storage/, directory/: watch
+# hub, group commit, caches, change feed, compactor) and its unit tests, with
+# Abseil built from Debian's source in the same tree (docs/reliability.md).
+test-tsan: deps
+	scripts/fetch-abseil-source.sh $(TSAN_BUILD_DIR)/_deps
+	cmake -S . -B $(TSAN_BUILD_DIR) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DUSERS_TSAN=ON \
+	  -DUSERS_ABSEIL_SOURCE_DIR=$(CURDIR)/$(TSAN_BUILD_DIR)/_deps/abseil $(CMAKE_FLAGS)
+	cmake --build $(TSAN_BUILD_DIR) -j $(JOBS)
+	cd $(TSAN_BUILD_DIR) && TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1:suppressions=$(CURDIR)/tests/tsan.supp \
+	  ctest --output-on-failure -j $(JOBS) --timeout 900
+
 # libFuzzer targets (fuzz/), built with clang in their own tree and run for
 # FUZZ_SECONDS each; non-zero exit on any crash, leak or timeout.
 FUZZ_SECONDS ?= 60
@@ -100,4 +112,4 @@ format:
 	clang-format -i $$(git ls-files '*.cc' '*.h')
 
 clean:
-	rm -rf $(BUILD_DIR) $(ASAN_BUILD_DIR)
+	rm -rf $(BUILD_DIR) $(ASAN_BUILD_DIR) $(TSAN_BUILD_DIR)
