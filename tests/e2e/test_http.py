@@ -606,6 +606,43 @@ class HttpShutdownTest(unittest.TestCase):
         finally:
             s.__exit__(None, None, None)
 
+    def test_connections_arriving_during_shutdown_do_not_hold_it(self):
+        # A connection accepted as the shutdown began could start its first
+        # read after the drain had looked for reads to cancel, and the server
+        # then waited out its whole grace (1 shutdown in 40 under ASan). With
+        # a grace of 60 s, any exit under 30 s is one that did not wait.
+        for attempt in range(8):
+            s = Server(args=["--http-port", "-1", "--http-threads", "4",
+                             "--shutdown-grace", "60"])
+            opened, stop = [], threading.Event()
+
+            def connect():
+                while not stop.is_set():
+                    try:
+                        opened.append(socket.create_connection(
+                            ("127.0.0.1", s.http_port), timeout=2))
+                    except OSError:
+                        return  # the listener is closed: shutdown is on
+
+            openers = [threading.Thread(target=connect) for _ in range(4)]
+            try:
+                for t in openers:
+                    t.start()
+                self.assertTrue(wait_for(lambda: len(opened) >= 20, 30))
+                started = time.monotonic()
+                s.proc.terminate()
+                self.assertEqual(s.proc.wait(timeout=90), 0)
+                took = time.monotonic() - started
+                self.assertLess(took, 30, f"attempt {attempt}: exit took "
+                                f"{took:.1f} s with {len(opened)} connections")
+            finally:
+                stop.set()
+                for t in openers:
+                    t.join()
+                for c in opened:
+                    c.close()
+                s.__exit__(None, None, None)
+
 
 if __name__ == "__main__":
     unittest.main()
