@@ -3,6 +3,8 @@
 #include <openssl/crypto.h>
 #include <openssl/sha.h>
 
+#include "absl/strings/match.h"
+
 namespace users {
 namespace {
 
@@ -68,9 +70,13 @@ absl::StatusOr<TokenAuthenticator> TokenAuthenticator::Parse(
 
 absl::Status TokenAuthenticator::Authorize(std::string_view authorization,
                                            Access access) const {
+  // The scheme is case-insensitive (RFC 7235: "bearer" and "BEARER" are
+  // Bearer too); the token that follows is not.
   constexpr std::string_view kBearer = "Bearer ";
   if (authorization.size() <= kBearer.size() ||
-      authorization.substr(0, kBearer.size()) != kBearer) {
+      !absl::EqualsIgnoreCase(
+          absl::string_view(authorization.data(), kBearer.size()),
+          absl::string_view(kBearer.data(), kBearer.size()))) {
     return absl::UnauthenticatedError(
         "missing bearer token: send metadata \"authorization: Bearer "
         "<token>\"");

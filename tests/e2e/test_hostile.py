@@ -164,7 +164,7 @@ class Tokens(HostileTestCase):
         t = self.TOKEN
         near_misses = [
             "", "Bearer", "Bearer ", f"Bearer {t[:-1]}", f"Bearer {t}w",
-            f"Bearer {t[:-1]}W", f"Bearer  {t}", f"bearer {t}", f"Basic {t}",
+            f"Bearer {t[:-1]}W", f"Bearer  {t}", f"Basic {t}",
             f"Bearer {t} ", f"Bearer {t.upper()}",
             f"Bearer {t}{t}", "Bearer " + "w" * 8192, f"Bearer r{'x' * 39}x",
         ]
@@ -184,6 +184,10 @@ class Tokens(HostileTestCase):
                     name="eve", email="eve@example.com")),
                 metadata=[("authorization", f"Bearer r{'x' * 39}")], timeout=10)
         self.assertEqual(cm.exception.code(), grpc.StatusCode.PERMISSION_DENIED)
+        # The scheme is case-insensitive (RFC 7235); the token is not.
+        for scheme in ("bearer", "BEARER"):
+            self.assertEqual(self.list_user(
+                "cased", metadata=[("authorization", f"{scheme} {t}")]), "cased")
         self.assert_recovered()
         log = self.server.stderr()
         self.assertNotIn(t[:-1], log)

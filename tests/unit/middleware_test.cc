@@ -241,6 +241,21 @@ TEST(AdmissionTest, TheInflightLimitComesBeforeAuth) {
   EXPECT_NE(over.message().find("limit of 2"), std::string_view::npos);
 }
 
+TEST(TokenAuthenticatorTest, TheSchemeIsCaseInsensitiveTheTokenIsNot) {
+  auto auth = TokenAuthenticator::Parse("r-token reader\n");
+  ASSERT_TRUE(auth.ok());
+  for (const char* value :
+       {"Bearer r-token", "bearer r-token", "BEARER r-token", "bEaReR r-token"}) {
+    EXPECT_TRUE(auth->Authorize(value, Access::kRead).ok()) << value;
+  }
+  for (const char* value : {"Bearer R-TOKEN", "Bearer r-token ", "Basic r-token",
+                            "Bearerr-token", "bearer", "Bearer "}) {
+    EXPECT_EQ(auth->Authorize(value, Access::kRead).code(),
+              absl::StatusCode::kUnauthenticated)
+        << value;
+  }
+}
+
 TEST(AdmissionTest, WithNeitherLimitNorAuthEveryCallIsAdmitted) {
   Admission admission({});
   EXPECT_TRUE(admission.Admit("", Access::kWrite).ok());
