@@ -13,7 +13,6 @@ import platform
 import random
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -386,7 +385,7 @@ def write_report(path, rows, suite, commands, commit, cpu_model, pp, has_chart):
     L.append(f"# Benchmark run {datetime.datetime.now().isoformat(timespec='seconds')}, commit {commit}")
     L.append("")
     L.append(f"- CPU: {cpu_model}, {os.cpu_count()} CPUs; kernel {platform.release()}")
-    L.append(f"- Versions: " + ", ".join(f"{k} {v}" for k, v in versions.items() if v))
+    L.append("- Versions: " + ", ".join(f"{k} {v}" for k, v in versions.items() if v))
     L.append(f"- Mode: {'QUICK' if QUICK else 'full'}; users-bench {DURATION}s after {WARMUP}s warm-up; "
              f"h2load {H2LOAD_CALLS} calls after {H2LOAD_WARMUP}")
     L.append(f"- Cross-core round trip (core-pingpong): {pp[0]} ns before, {pp[1]} ns after"

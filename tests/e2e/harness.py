@@ -115,6 +115,19 @@ def run_client(*args, target=None, input=None, timeout=60, env=None):
                           timeout=timeout, env=full_env)
 
 
+def list_users(stub, prefix="", timeout=30):
+    """Every user (whose name starts with `prefix`), page by page, in id order."""
+    from service_protos import user_pb2  # generated at build time
+    users, token = [], ""
+    while True:
+        page = stub.ListUsers(user_pb2.ListUsersRequest(
+            page_size=1000, page_token=token, name_prefix=prefix), timeout=timeout)
+        users += page.users
+        token = page.next_page_token
+        if not token:
+            return users
+
+
 def wait_for(predicate, timeout=10.0):
     """Polls `predicate` until it is truthy or `timeout` passes; its last value."""
     deadline = time.monotonic() + timeout

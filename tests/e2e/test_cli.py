@@ -2,7 +2,6 @@
 (the table in docs/cli.md, a test per row), usage errors that name the bad
 word, connection failures explained, health for scripts, --version."""
 import os
-import re
 import socket
 import subprocess
 import tempfile

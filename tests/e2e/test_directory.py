@@ -1,7 +1,6 @@
 """The user directory end to end: the real users-server on SQLite, called by
 Python's grpcio and by users-client."""
 import json
-import os
 import random
 import signal
 import threading

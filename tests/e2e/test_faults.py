@@ -23,7 +23,7 @@ import grpc
 from google.protobuf import field_mask_pb2
 
 import pg
-from harness import SERVER_BIN, Server, wait_for
+from harness import SERVER_BIN, Server, list_users, wait_for
 from service_protos import user_pb2, user_pb2_grpc
 
 CYCLES = int(os.environ.get("FAULT_CYCLES", "20"))
@@ -33,7 +33,7 @@ LOST = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED,
 DELETED = "deleted"
 
 
-class Cluster:
+class RestartedServer:
     """One users-server at a time over one database, killed and restarted."""
 
     def __init__(self, args):
@@ -190,38 +190,30 @@ class Importer(threading.Thread):
 
 
 def list_all(stub, prefix=""):
-    users, token = {}, ""
-    while True:
-        page = stub.ListUsers(user_pb2.ListUsersRequest(
-            page_size=1000, page_token=token, name_prefix=prefix), timeout=30)
-        for u in page.users:
-            users[u.id] = u
-        token = page.next_page_token
-        if not token:
-            return users
+    return {u.id: u for u in list_users(stub, prefix)}
 
 
 class CrashDurability(unittest.TestCase):
     # On either backend: the SQLite run checks integrity_check too.
     def test_kill_9_cycles_lose_nothing_and_apply_nothing_twice(self):
         rnd = random.Random(20261206)
-        cluster = Cluster(["--event-retention", "1000000"])
+        runner = RestartedServer(["--event-retention", "1000000"])
         ledger = Ledger()
         owned = [[] for _ in range(4)]
         checked_retries = 0
         try:
             for cycle in range(CYCLES):
-                server = cluster.start()
+                server = runner.start()
                 with grpc.insecure_channel(server.target) as channel:
                     stub = user_pb2_grpc.UsersStub(channel)
                     checked_retries += self.settle_in_flight(stub, ledger)
                     self.check_ledger(stub, ledger)
-                self.assertEqual(cluster.integrity(), "ok", f"cycle {cycle}")
-                revisions = cluster.event_revisions()
+                self.assertEqual(runner.integrity(), "ok", f"cycle {cycle}")
+                revisions = runner.event_revisions()
                 self.assertEqual(revisions, list(range(1, len(revisions) + 1)),
                                  f"cycle {cycle}: a gap in the event log")
                 self.assertEqual(revisions[-1] if revisions else 0,
-                                 cluster.latest_revision())
+                                 runner.latest_revision())
 
                 # Mixed load, then SIGKILL after a random number of
                 # acknowledged writes: some writes are always in flight.
@@ -234,17 +226,17 @@ class CrashDurability(unittest.TestCase):
                     t.start()
                 self.assertTrue(wait_for(lambda: ledger.acked >= target or any(
                     t.error for t in threads), 120), "writes stalled")
-                cluster.kill()
+                runner.kill()
                 for t in threads:
                     t.join(60)
                     self.assertIsNone(t.error)
-            server = cluster.start()
+            server = runner.start()
             with grpc.insecure_channel(server.target) as channel:
                 stub = user_pb2_grpc.UsersStub(channel)
                 checked_retries += self.settle_in_flight(stub, ledger)
                 self.check_ledger(stub, ledger)
         finally:
-            cluster.close()
+            runner.close()
         print(f"crash durability: {CYCLES} kill -9 cycles, {ledger.acked} "
               f"acknowledged writes ({len(ledger.imported)} imported rows), "
               f"{checked_retries} in-flight writes retried, 0 lost, "
@@ -332,7 +324,7 @@ class FeedUnderFaults:
 
     def test_watchers_resuming_across_kills_and_compaction_match_the_history(self):
         rnd = random.Random(61206)
-        cluster = Cluster(["--event-retention", str(self.RETENTION)])
+        runner = RestartedServer(["--event-retention", str(self.RETENTION)])
         ledger = Ledger()
         owned = [[] for _ in range(3)]
         fast = [[] for _ in range(3)]  # the events each has seen
@@ -342,7 +334,7 @@ class FeedUnderFaults:
         cycles = max(4, CYCLES // 2)
         try:
             for cycle in range(cycles + 1):
-                server = cluster.start()
+                server = runner.start()
                 watchers = [Watcher(server.target, f[-1].revision if f else 0, f)
                             for f in fast]
                 for w in watchers:
@@ -357,7 +349,7 @@ class FeedUnderFaults:
                     CrashDurability.settle_in_flight(self, stub, ledger)
                     if cycle == cycles:  # the last start: catch up, compare
                         final = list_all(stub)
-                        latest = cluster.latest_revision()
+                        latest = runner.latest_revision()
                         self.assertTrue(wait_for(lambda: all(
                             f and f[-1].revision == latest for f in fast), 60))
                         for w in watchers:
@@ -382,7 +374,7 @@ class FeedUnderFaults:
                 stop_at = start + rnd.randrange(100, 200)
                 self.assertTrue(wait_for(lambda: ledger.acked >= stop_at or any(
                     t.error for t in threads), 120), "writes stalled")
-                cluster.kill()
+                runner.kill()
                 for t in threads + watchers + ([lag] if lag else []):
                     t.join(60)
                     self.assertIsNone(t.error)
@@ -391,7 +383,7 @@ class FeedUnderFaults:
                     # The documented resync: on from the oldest kept.
                     lagging.append(user_pb2.UserEvent(revision=lag.compacted - 1))
         finally:
-            cluster.close()
+            runner.close()
 
         history = self.check_fast_watchers(fast, latest)
         self.check_against_ledger(history, ledger, final)

@@ -16,7 +16,7 @@ import grpc
 from google.protobuf import field_mask_pb2
 
 import certs
-from harness import CLIENT_BIN, SERVER_BIN, Server, run_client, wait_for
+from harness import SERVER_BIN, Server, run_client, wait_for
 from health_protos import health_pb2, health_pb2_grpc
 from service_protos import user_pb2, user_pb2_grpc
 
