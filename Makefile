@@ -7,7 +7,9 @@
 #                  example environment file under PREFIX (/usr/local), staged
 #                  under DESTDIR when set
 #   make certs     throwaway TLS certificates for trying TLS, in CERTS_DIR (certs)
-#   make fuzz      the libFuzzer targets, FUZZ_SECONDS (60) each (docs/reliability.md)
+#   make fuzz      the libFuzzer targets, FUZZ_SECONDS (60) each (docs/reliability.md);
+#                  FUZZ_RUNS=N: N executions each instead
+#   make fuzz-coverage  the lines of our code the fuzzers' corpora reach
 #   make run-postgres  the server on a throwaway PostgreSQL cluster; Ctrl-C
 #                      stops both and removes the cluster
 #   make run-cluster   3 replicas on a throwaway PostgreSQL behind haproxy;
@@ -23,7 +25,7 @@ PREFIX ?= /usr/local
 DESTDIR ?=
 CERTS_DIR ?= certs
 
-.PHONY: all deps build run run-postgres run-cluster test test-asan test-tsan bench clean format install certs fuzz
+.PHONY: all deps build run run-postgres run-cluster test test-asan test-tsan bench clean format install certs fuzz fuzz-coverage
 QUICK ?= 0
 
 all: build
@@ -78,11 +80,21 @@ test-tsan: deps
 	  ctest --output-on-failure -j $(JOBS) --timeout 900
 
 # libFuzzer targets (fuzz/), built with clang in their own tree and run for
-# FUZZ_SECONDS each; non-zero exit on any crash, leak or timeout.
-FUZZ_SECONDS ?= 60
+# FUZZ_SECONDS (60) each, or FUZZ_RUNS executions each; FUZZ_TARGETS picks
+# some. Non-zero exit on any crash, leak or timeout.
+FUZZ_SECONDS ?=
+FUZZ_RUNS ?=
+FUZZ_TARGETS ?=
 fuzz:
 	@scripts/install-deps.sh fuzz
-	FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_BUILD_DIR=$(BUILD_DIR)-fuzz scripts/fuzz.sh
+	FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_RUNS=$(FUZZ_RUNS) FUZZ_TARGETS="$(FUZZ_TARGETS)" \
+	  FUZZ_BUILD_DIR=$(BUILD_DIR)-fuzz scripts/fuzz.sh
+
+# Line coverage of what `make fuzz` found (docs/reliability.md).
+fuzz-coverage:
+	@scripts/install-deps.sh fuzz
+	FUZZ_BUILD_DIR=$(BUILD_DIR)-fuzz FUZZ_COVERAGE_BUILD_DIR=$(BUILD_DIR)-fuzz-coverage \
+	  scripts/fuzz-coverage.sh
 
 # Benchmarks (not part of `make test`): users-server against every baseline,
 # written to bench/results/. QUICK=1 for a short run.

@@ -4,8 +4,15 @@
 # timeout. One line per target, then
 #   fuzz: <targets> targets, <execs> execs, <crashes> crashes
 #   FUZZ_SECONDS=60  FUZZ_BUILD_DIR=build-fuzz  scripts/fuzz.sh
+# FUZZ_RUNS=N stops each target after N executions instead (FUZZ_SECONDS then
+# only caps it, if set); FUZZ_TARGETS="page_token salvage" runs only those.
 set -euo pipefail
-seconds=${FUZZ_SECONDS:-60}
+runs=${FUZZ_RUNS:-}
+if [[ -n $runs ]]; then
+  seconds=${FUZZ_SECONDS:-0}  # 0: no time limit
+else
+  seconds=${FUZZ_SECONDS:-60}
+fi
 root=$(cd "$(dirname "$0")/.." && pwd)
 dir=$(realpath -m "${FUZZ_BUILD_DIR:-$root/build-fuzz}")
 
@@ -17,12 +24,15 @@ cmake --build "$dir" -j "$(nproc)" --target fuzzers
 targets=0 total=0 crashes=0
 for fuzzer in "$dir"/fuzz/*_fuzzer; do
   name=$(basename "$fuzzer" _fuzzer)
+  if [[ -n ${FUZZ_TARGETS:-} && " $FUZZ_TARGETS " != *" $name "* ]]; then
+    continue
+  fi
   # New inputs go to the build tree's corpus; the seeds stay as committed.
   corpus="$dir/fuzz/corpus/$name" artifacts="$dir/fuzz/artifacts/$name/"
   mkdir -p "$corpus" "$artifacts"
   log="$dir/fuzz/$name.log"
-  status=0
-  "$fuzzer" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
+  status=0 started=$SECONDS
+  "$fuzzer" -max_total_time="$seconds" ${runs:+-runs="$runs"} -timeout=10 -rss_limit_mb=2048 \
     -print_final_stats=1 -artifact_prefix="$artifacts" \
     "$corpus" "$root/fuzz/corpus/$name" >"$log" 2>&1 || status=$?
   execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' || true)
@@ -32,8 +42,12 @@ for fuzzer in "$dir"/fuzz/*_fuzzer; do
     echo "fuzz: $name FAILED (exit $status), input in $artifacts, log $log"
     grep -m 3 -E "ERROR|SUMMARY" "$log" || true
   fi
-  echo "fuzz: $name: ${execs:-0} execs in ${seconds} s, ${edges:-0} edges covered"
+  echo "fuzz: $name: ${execs:-0} execs in $((SECONDS - started)) s, ${edges:-0} edges covered"
   targets=$((targets + 1)) total=$((total + ${execs:-0}))
 done
+if ((targets == 0)); then
+  echo "fuzz: no target in $dir/fuzz named in FUZZ_TARGETS=\"${FUZZ_TARGETS:-}\"" >&2
+  exit 2
+fi
 echo "fuzz: $targets targets, $total execs, $crashes crashes"
 ((crashes == 0))

@@ -21,7 +21,7 @@ packages=(
   chromium  # the admin page's browser test (driven by playwright-core from npm)
 )
 if [[ "${1:-}" == "fuzz" ]]; then
-  packages+=(clang)  # libFuzzer comes with it
+  packages+=(clang llvm)  # libFuzzer comes with clang; llvm-cov with llvm
 fi
 if [[ "${1:-}" == "bench" ]]; then
   packages+=(
