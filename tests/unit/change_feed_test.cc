@@ -18,19 +18,6 @@ namespace {
 
 using std::chrono::milliseconds;
 
-// Polls `done` for up to ten seconds: the feed's tailer and the compactor are
-// threads of their own.
-template <typename Fn>
-bool Eventually(Fn done) {
-  const auto deadline =
-      std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (!done()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(milliseconds(1));
-  }
-  return true;
-}
-
 class ChangeFeedTest : public ::testing::Test {
  protected:
   // Commits `count` creates to the store, as any process sharing it would;

@@ -3,7 +3,9 @@
 #define USERS_TESTS_UNIT_WATCH_TEST_SUPPORT_H_
 
 #include <atomic>
+#include <chrono>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -12,6 +14,19 @@
 #include "storage/user_store.h"
 
 namespace users {
+
+// Polls `done` until it holds or `patience` has passed: the feed's tailer and
+// the compactor are threads of their own.
+template <typename Fn>
+bool Eventually(Fn done,
+                std::chrono::milliseconds patience = std::chrono::seconds(10)) {
+  const auto deadline = std::chrono::steady_clock::now() + patience;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return true;
+}
 
 class CountingWatcher : public Watcher {
  public:
