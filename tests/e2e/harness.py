@@ -90,9 +90,23 @@ class Server:
         self.tmp.cleanup()
 
 
-def open_fds(pid):
-    """How many descriptors process `pid` holds open."""
-    return len(os.listdir(f"/proc/{pid}/fd"))
+def fd_targets(pid, outside=None):
+    """What process `pid`'s open descriptors point at ("socket:[123]", a
+    path, ...), leaving out files under the directory `outside`."""
+    targets = []
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except FileNotFoundError:  # closed while we listed
+            continue
+        if outside is None or not target.startswith(outside.rstrip("/") + "/"):
+            targets.append(target)
+    return sorted(targets)
+
+
+def open_fds(pid, outside=None):
+    """How many descriptors process `pid` holds open (see fd_targets)."""
+    return len(fd_targets(pid, outside))
 
 
 def memory_kb(pid, key="VmRSS"):
