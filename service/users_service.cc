@@ -45,9 +45,10 @@ UsersService::UsersService(Directory* directory, ServiceOptions options)
       admission_(options.admission),
       observers_(options.observers),
       max_reply_bytes_(options.max_reply_bytes) {
-  MarkTolerantMethod("ListUser", &UsersService::ListUser,
+  MarkTolerantMethod("ListUser", &UsersService::TolerantListUser,
                      &list_user_allocator_);
-  MarkTolerantMethod("GetUser", &UsersService::GetUser, &get_user_allocator_);
+  MarkTolerantMethod("GetUser", &UsersService::TolerantGetUser,
+                     &get_user_allocator_);
 }
 
 template <typename Request, typename Response>
@@ -91,7 +92,7 @@ grpc::ServerUnaryReactor* UsersService::ServeRead(
   return reactor;
 }
 
-grpc::ServerUnaryReactor* UsersService::ListUser(
+grpc::ServerUnaryReactor* UsersService::TolerantListUser(
     grpc::CallbackServerContext* context,
     const Tolerant<user::UserRequest>* request, user::UserResponse* response) {
   return ServeRead(context, "/user.Users/ListUser", [&]() -> absl::Status {
@@ -103,7 +104,7 @@ grpc::ServerUnaryReactor* UsersService::ListUser(
   });
 }
 
-grpc::ServerUnaryReactor* UsersService::GetUser(
+grpc::ServerUnaryReactor* UsersService::TolerantGetUser(
     grpc::CallbackServerContext* context,
     const Tolerant<user::GetUserRequest>* request, user::User* response) {
   return ServeRead(context, "/user.Users/GetUser", [&]() -> absl::Status {

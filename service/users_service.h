@@ -92,11 +92,12 @@ class UsersService final : public UsersCallbackService {
                      Access access) const;
   // The typed reads take Tolerant requests (see service/tolerant_message.h);
   // their handlers are registered in the constructor, over the generated
-  // ones.
-  grpc::ServerUnaryReactor* ListUser(grpc::CallbackServerContext* context,
-                                     const Tolerant<user::UserRequest>* request,
-                                     user::UserResponse* response);
-  grpc::ServerUnaryReactor* GetUser(
+  // ones (and named apart from them: an overload would hide the generated
+  // virtuals).
+  grpc::ServerUnaryReactor* TolerantListUser(
+      grpc::CallbackServerContext* context,
+      const Tolerant<user::UserRequest>* request, user::UserResponse* response);
+  grpc::ServerUnaryReactor* TolerantGetUser(
       grpc::CallbackServerContext* context,
       const Tolerant<user::GetUserRequest>* request, user::User* response);
 
