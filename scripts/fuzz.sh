@@ -31,8 +31,14 @@ for fuzzer in "$dir"/fuzz/*_fuzzer; do
   corpus="$dir/fuzz/corpus/$name" artifacts="$dir/fuzz/artifacts/$name/"
   mkdir -p "$corpus" "$artifacts"
   log="$dir/fuzz/$name.log"
+  flags=()
+  # rpc_requests' server keeps what every call leaves (users, events, its
+  # cache, grpc's pools), so each input counts as a possible leak and costs
+  # a full leak scan: 4x fewer inputs a second. Its leaks are still checked
+  # when the run ends (LeakSanitizer at exit fails the run).
+  [[ $name == rpc_requests ]] && flags+=(-detect_leaks=0)
   status=0 started=$SECONDS
-  "$fuzzer" -max_total_time="$seconds" ${runs:+-runs="$runs"} -timeout=10 -rss_limit_mb=2048 \
+  "$fuzzer" "${flags[@]}" -max_total_time="$seconds" ${runs:+-runs="$runs"} -timeout=10 -rss_limit_mb=2048 \
     -print_final_stats=1 -artifact_prefix="$artifacts" \
     "$corpus" "$root/fuzz/corpus/$name" >"$log" 2>&1 || status=$?
   execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' || true)
