@@ -180,16 +180,19 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         alarm.Cancel();
         Step(&alarm);
       }
-    }
-    for (; !method.streams_answers && answers < 1000; ++answers) {
-      call->Read(&answer, &answer);
-      if (!Step(&answer)) break;
-      if (method.path == kImport) {
-        user::ImportUsersResponse reply;
-        if (!users::ParseByteBuffer(answer, &reply)) Fail(method, "no reply");
-        if (reply.created() + reply.failed() !=
-            static_cast<int64_t>(messages.size())) {
-          Fail(method, "rows unaccounted for");
+    } else {
+      for (; answers < 1000; ++answers) {
+        call->Read(&answer, &answer);
+        if (!Step(&answer)) break;
+        if (method.path == kImport) {
+          user::ImportUsersResponse reply;
+          if (!users::ParseByteBuffer(answer, &reply)) {
+            Fail(method, "no reply");
+          }
+          if (reply.created() + reply.failed() !=
+              static_cast<int64_t>(messages.size())) {
+            Fail(method, "rows unaccounted for");
+          }
         }
       }
     }

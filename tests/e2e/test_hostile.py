@@ -86,7 +86,7 @@ class HostileTestCase(unittest.TestCase):
                 metadata=metadata)
             return reply.details[0].value
 
-    def assert_descriptors_released(self, extra_fds=0):
+    def assert_descriptors_released(self):
         """Back to the descriptors held before the test, give or take two
         (a client's connection the server has not yet seen close). The
         database's files are left out: the SQLite read pool keeps one
@@ -96,14 +96,14 @@ class HostileTestCase(unittest.TestCase):
         outside = self.server.tmp.name
         self.assertTrue(
             wait_for(lambda: open_fds(self.pid, outside)
-                     <= len(self.fds) + extra_fds + 2, 15),
+                     <= len(self.fds) + 2, 15),
             f"descriptors now {fd_targets(self.pid, outside)}, "
             f"before {self.fds}")
 
-    def assert_recovered(self, rss_growth_mb=32, extra_fds=0):
+    def assert_recovered(self, rss_growth_mb=32):
         """A new client is served, and descriptors and RSS come back."""
         self.assertEqual(self.list_user("after"), "after")
-        self.assert_descriptors_released(extra_fds)
+        self.assert_descriptors_released()
         if not SANITIZED:
             growth = rss_mb(self.pid) - self.rss
             self.assertLess(growth, rss_growth_mb, f"RSS grew {growth:.1f} MB")
