@@ -39,8 +39,9 @@ for fuzzer in "$dir"/fuzz/*_fuzzer; do
   [[ $name == rpc_requests ]] && flags+=(-detect_leaks=0)
   # server_config's CLI11 parser makes hundreds of allocations per input,
   # and recording each one's stack took a sixth of the time (perf): 30%
-  # more inputs a second without, side by side. A crash report still has its own stack;
-  # rerunning the saved input alone gives the allocation stacks.
+  # more inputs a second without, side by side. A crash report still has
+  # its own stack; rerunning the saved input alone gives the allocation
+  # stacks.
   asan=${ASAN_OPTIONS:-}
   [[ $name == server_config ]] && asan+=${asan:+:}malloc_context_size=0
   status=0 started=$SECONDS
